@@ -1,0 +1,199 @@
+"""Command line: serve, check, rules, quarantine.
+
+Every failure the user can cause (a bad option, an unreadable file, an invalid configuration,
+an unknown quarantine id) ends with one line on stderr and exit status 2, never a traceback.
+`check` exits 0 (deliver or strip), 3 (quarantine) or 4 (reject), as spec/INTERFACE.md says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from relay import __version__
+from relay.config import Config, load_config
+from relay.errors import EntryNotFound, QuarantineConflict, RelayError, UpstreamError, UsageError
+from relay.inspect import InspectorPool, build_settings
+from relay.message import Envelope, parse_message
+from relay.policy.engine import Evaluation
+from relay.policy.model import Action
+from relay.policy.registry import RULES
+from relay.quarantine import QuarantineStore
+from relay.upstream import build_forwarder
+
+EXIT_FOR = {Action.DELIVER: 0, Action.STRIP: 0, Action.QUARANTINE: 3, Action.REJECT: 4}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """One line and exit status 2, like every other usage error here."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="the relay's TOML configuration")
+    p = _Parser(prog="bsm-relay", description="Compliance relay for Amazon Buyer-Seller Messaging")
+    p.add_argument("--version", action="version", version=f"bsm-relay {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("serve", parents=[common], help="run the SMTP relay")
+    check = sub.add_parser("check", parents=[common], help="the verdict for one message")
+    check.add_argument("file", metavar="FILE.eml", help="the message ('-' for stdin)")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.add_argument("--mail-from", help="envelope sender (default: the From: address)")
+    check.add_argument("--rcpt", action="append", help="envelope recipient (default: To and Cc)")
+    rules = sub.add_parser("rules", parents=[common], help="list every rule")
+    rules.add_argument("--json", action="store_true")
+    q = sub.add_parser("quarantine", help="inspect, release or delete held messages")
+    qsub = q.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ql = qsub.add_parser("list", parents=[common], help="held messages")
+    ql.add_argument("--json", action="store_true")
+    qs = qsub.add_parser("show", parents=[common], help="one entry in full")
+    qs.add_argument("id")
+    qs.add_argument("--raw", action="store_true", help="print the .eml as received")
+    for name, text in (("release", "deliver a held message"), ("delete", "remove a held message")):
+        qsub.add_parser(name, parents=[common], help=text).add_argument("id")
+    return p
+
+
+# ---------------------------------------------------------------- check
+def _read_input(path: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+async def _evaluate(config: Config, raw: bytes, envelope: Envelope) -> Evaluation:
+    pool = InspectorPool(build_settings(config), 1, config.server.time_budget)
+    await pool.start()
+    try:
+        return await pool.inspect(raw, envelope)
+    finally:
+        await pool.close()
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    raw = _read_input(args.file)
+    if not raw.strip():
+        raise UsageError(f"{args.file}: empty input, not a message")
+    headers = parse_message(raw, Envelope("", ()))
+    mail_from = args.mail_from if args.mail_from is not None else (
+        headers.from_[0].addr if headers.from_ else ""
+    )
+    rcpts = tuple(args.rcpt or [a.addr for a in (*headers.to, *headers.cc)])
+    ev = asyncio.run(_evaluate(config, raw, Envelope(mail_from, rcpts)))
+    verdict = ev.verdict
+    if args.json:
+        doc = {"action": str(verdict.action), "findings": [f.as_dict() for f in verdict.findings]}
+        if verdict.stripped:
+            doc["stripped"] = list(verdict.stripped)
+        print(json.dumps(doc, ensure_ascii=False))
+    else:
+        print(f"{args.file}: {verdict.action}")
+        for f in verdict.findings:
+            print(f"  {f.rule} ({f.action}): {f.reason}")
+            print(f"      evidence: {f.evidence}")
+        if not verdict.findings:
+            print("  no findings: the message complies with every rule")
+    return EXIT_FOR[verdict.action]
+
+
+# ---------------------------------------------------------------- rules
+def cmd_rules(config: Config, args: argparse.Namespace) -> int:
+    ctx_actions = {r.id: config.policy.action_for(r.id, r.default) for r in RULES}
+    if args.json:
+        print(json.dumps([
+            {"id": r.id, "default": str(r.default), "action": str(ctx_actions[r.id]),
+             "summary": r.summary, "guideline": r.guideline, "example": r.example,
+             "fixer": r.fix is not None}
+            for r in RULES
+        ], ensure_ascii=False, indent=1))  # fmt: skip
+        return 0
+    width = max(len(r.id) for r in RULES)
+    for r in RULES:
+        action = str(ctx_actions[r.id])
+        note = "" if ctx_actions[r.id] is r.default else f" (default {r.default})"
+        print(f"{r.id:<{width}}  {action:<10}{note}  {r.summary}")
+        print(f"{'':<{width}}  {'':<10}  guideline: {r.guideline}")
+    return 0
+
+
+# ---------------------------------------------------------------- quarantine
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
+    store = QuarantineStore(config.quarantine_dir)
+    if args.action == "list":
+        entries = store.entries() if config.quarantine_dir.exists() else []
+        if args.json:
+            print(json.dumps(entries, ensure_ascii=False, indent=1))
+            return 0
+        if not entries:
+            print(f"no held messages in {config.quarantine_dir}")
+        for e in entries:
+            rules = ",".join(dict.fromkeys(f["rule"] for f in e.get("findings", [])))
+            state = "released" if e.get("released") else "held"
+            rcpt = ",".join(e["envelope"]["rcpt_to"])
+            print(f"{e['id']}  {state:<8}  {e['arrived']}  {e['envelope']['mail_from']} -> {rcpt}  [{rules}]  {e.get('subject', '')[:50]}")
+        return 0
+    if args.action == "show":
+        if args.raw:
+            sys.stdout.buffer.write(store.raw(args.id))
+            return 0
+        print(json.dumps(store.load(args.id), ensure_ascii=False, indent=1))
+        return 0
+    if args.action == "release":
+        forwarder = build_forwarder(config)
+        try:
+            upstream = asyncio.run(store.release(args.id, forwarder, _operator()))
+        except QuarantineConflict as exc:
+            print(f"bsm-relay: {exc}", file=sys.stderr)
+            return 1
+        except UpstreamError as exc:
+            print(f"bsm-relay: release of {args.id} failed, the entry stays held: {exc}", file=sys.stderr)
+            return 1
+        print(f"released {args.id}: {upstream}")
+        return 0
+    store.delete_sync(args.id, _operator())
+    print(f"deleted {args.id}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(getattr(args, "config", None))
+        if args.command == "serve":
+            from relay.logs import configure_logging
+            from relay.server import serve
+
+            configure_logging(config.log)
+            asyncio.run(serve(config))
+            return 0
+        command: Any = {"check": cmd_check, "rules": cmd_rules, "quarantine": cmd_quarantine}
+        return int(command[args.command](config, args))
+    except EntryNotFound as exc:
+        print(f"bsm-relay: error: {exc}", file=sys.stderr)
+        return 2
+    except RelayError as exc:
+        print(f"bsm-relay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`bsm-relay rules | head`): not an error worth a traceback.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,108 @@
+"""Structure checks that run on the raw bytes before the email package sees them.
+
+The stdlib parser (Python 3.11.7 here) recurses once per MIME level and raises RecursionError
+past ~245 levels, spends seconds and gigabytes on tens of thousands of RFC 2047 encoded words,
+and builds one object per part. This linear scan bounds all three first, so a message past a
+limit is reported as uninspectable (and quarantined) without ever being parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_BLANK = re.compile(rb"\r?\n\r?\n")
+_DASH_LINE = re.compile(rb"(?m)^--([^\r\n]*?)[ \t]*\r?$")
+_CONTENT_TYPE = re.compile(rb"(?im)^content-type[ \t]*:[ \t]*([^;\s]+)(.*)$")
+_BOUNDARY = re.compile(rb"""(?i)\bboundary[ \t]*=[ \t]*(?:"([^"]*)"|([^;\s]+))""")
+_ENCODED_WORD = re.compile(rb"=\?[^?\s]{1,40}\?[bBqQ]\?")
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_header_size: int = 256 * 1024
+    max_mime_depth: int = 32
+    max_parts: int = 500
+    max_encoded_words: int = 1000
+    max_size: int = 15 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Structure:
+    header_size: int
+    encoded_words: int
+    parts: int
+    depth: int
+    problem: str = ""  # empty when every limit holds
+
+
+def _header_block(raw: bytes, start: int) -> tuple[bytes, int]:
+    """The header block beginning at `start` and the offset of its body."""
+    if raw.startswith((b"\r\n", b"\n"), start):  # no headers at all: the body starts here
+        return b"", start
+    m = _BLANK.search(raw, start)
+    if m is None:
+        return raw[start:], len(raw)
+    return raw[start : m.start()], m.end()
+
+
+def _content_type(headers: bytes) -> tuple[bytes, bytes | None]:
+    """(lower-cased type, boundary or None) from one header block."""
+    m = _CONTENT_TYPE.search(_FOLD.sub(b" ", headers))
+    if m is None:
+        return b"text/plain", None
+    ctype = m.group(1).lower()
+    b = _BOUNDARY.search(m.group(2))
+    boundary = (b.group(1) if b.group(1) is not None else b.group(2)) if b else None
+    return ctype, boundary
+
+
+def scan_structure(raw: bytes, limits: Limits) -> Structure:
+    """Count header bytes, encoded words, MIME parts and nesting depth in one pass."""
+    top, body_at = _header_block(raw, 0)
+    words = len(_ENCODED_WORD.findall(top))
+    problem = ""
+    if len(raw) > limits.max_size:
+        problem = f"message of {len(raw)} bytes exceeds the limit of {limits.max_size}"
+    elif len(top) > limits.max_header_size:
+        problem = f"header of {len(top)} bytes exceeds the limit of {limits.max_header_size}"
+    stack: list[bytes] = []
+    parts, depth = 1, 0
+
+    def enter(headers: bytes, level: int) -> int:
+        """Push a multipart boundary. Returns the depth reached."""
+        ctype, boundary = _content_type(headers)
+        if ctype.startswith(b"multipart/") and boundary:
+            stack.append(boundary)
+            return level + 1
+        return level
+
+    depth = enter(top, 0)
+    for m in _DASH_LINE.finditer(raw, body_at):
+        if problem:
+            break
+        token = m.group(1)
+        for level in range(len(stack) - 1, -1, -1):
+            boundary = stack[level]
+            if token == boundary:
+                del stack[level + 1 :]
+                parts += 1
+                headers, _ = _header_block(raw, m.end() + 1)
+                words += len(_ENCODED_WORD.findall(headers))
+                ctype, _ = _content_type(headers)
+                reached = enter(headers, len(stack))
+                if ctype.startswith(b"message/"):
+                    reached += 1  # an attached message is one more level for the parser
+                depth = max(depth, reached)
+                break
+            if token == boundary + b"--":
+                del stack[level:]
+                break
+        if parts > limits.max_parts:
+            problem = f"more than {limits.max_parts} MIME parts"
+        elif depth > limits.max_mime_depth:
+            problem = f"MIME nesting deeper than {limits.max_mime_depth} levels"
+    if not problem and words > limits.max_encoded_words:
+        problem = f"{words} RFC 2047 encoded words exceed the limit of {limits.max_encoded_words}"
+    return Structure(len(top), words, parts, depth, problem)

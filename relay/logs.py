@@ -1,0 +1,108 @@
+"""Structured logging: one JSON object per line (console rendering on a terminal).
+
+structlog renders each event to a string in the calling task; a background thread writes
+the lines to the log file or stderr, so the event loop never waits on a disk. Context
+(session id, peer, transaction id) is bound with contextvars by the SMTP adapter and merged
+into every line of that session.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import sys
+import threading
+from typing import Any, TextIO
+
+import structlog
+
+from relay.config import LogConfig
+from relay.errors import ConfigError
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}  # fmt: skip
+
+
+class _LineQueue:
+    """A file-like object whose writes are handed to a writer thread."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self._queue: queue.SimpleQueue[str | threading.Event] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, text: str) -> int:
+        self._queue.put(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Wait until everything written so far is on its way to the target."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(5)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                try:
+                    self.target.flush()
+                finally:
+                    item.set()
+                continue
+            try:
+                self.target.write(item)
+                if self._queue.empty():
+                    self.target.flush()
+            except (OSError, ValueError):
+                pass  # a closed or full log target must never take the relay down
+
+
+_writer: _LineQueue | None = None
+
+
+def configure_logging(config: LogConfig, stream: TextIO | None = None) -> None:
+    """Set up structlog once for this process (call again to reconfigure)."""
+    global _writer  # noqa: PLW0603 -- the process has one log sink, like stderr itself
+    if config.file:
+        try:
+            target: TextIO = open(config.file, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(f"log.file {config.file}: cannot open: {exc.strerror}") from exc
+    else:
+        target = stream or sys.stderr
+    console = config.format == "console" or (
+        config.format == "auto" and not config.file and target.isatty()
+    )
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=target.isatty())
+        if console
+        else structlog.processors.JSONRenderer(ensure_ascii=False, sort_keys=False)
+    )
+    _writer = _LineQueue(target)
+    atexit.register(_writer.flush)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[config.level]),
+        logger_factory=structlog.PrintLoggerFactory(file=_writer),  # type: ignore[arg-type]
+        cache_logger_on_first_use=False,
+    )
+    # aiosmtpd logs every command at INFO through the stdlib; keep only its warnings.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+def flush_logs() -> None:
+    if _writer is not None:
+        _writer.flush()
+
+
+def get_logger(**bound: Any) -> Any:
+    return structlog.get_logger("bsm-relay").bind(**bound)

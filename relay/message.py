@@ -1,0 +1,283 @@
+"""Parse once into a frozen model: the only view of a message that rules ever see.
+
+`parse_message(raw, envelope, limits)` never raises for bad mail. It checks the raw structure
+first (relay.limits), parses with the email package (policy.default), decodes headers, walks
+the MIME tree iteratively, scans every HTML part once (relay.htmlscan) and splits new text
+from quoted history (relay.textscan). Whatever stops full inspection (a limit, a parser
+crash, HTML libxml2 could not finish) is recorded in `Message.problem`; defects the email
+package noticed are recorded in `Message.defects`. No I/O, no logging, no asyncio here.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from functools import cached_property
+
+from relay.htmlscan import HtmlScan, Image, Link, scan_html
+from relay.limits import Limits, Structure, scan_structure
+from relay.textscan import find_order_ids, find_urls, split_quoted
+
+REPLY_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)*(?:re|aw|antw|antwort|r|rv|réf|ref|sv|vs|wg|fw|fwd|tr)\s*(?:\[\d+\])?\s*:",
+    re.I,
+)
+BODY_TYPES = ("text/plain", "text/html")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str  # "" for the null sender <>
+    rcpt_tos: tuple[str, ...]
+    mail_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    addr: str
+
+    @property
+    def domain(self) -> str:
+        return self.addr.rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True)
+class TextPart:
+    index: int
+    subtype: str  # "plain" or "html"
+    charset: str
+    new_text: str
+    quoted_text: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    index: int
+    filename: str
+    content_type: str
+    disposition: str  # "attachment", "inline" or ""
+    size: int  # decoded bytes
+    content_id: str = ""
+    magic: bytes = b""  # the first bytes of the decoded content, for type sniffing
+    gif_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A parsed message: headers decoded, bodies split, links and images collected."""
+
+    envelope: Envelope
+    size: int = 0
+    headers: tuple[tuple[str, str], ...] = ()
+    subject: str = ""
+    from_: tuple[Address, ...] = ()
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+    parts: tuple[TextPart, ...] = ()
+    html: tuple[HtmlScan, ...] = ()
+    links: tuple[Link, ...] = ()
+    images: tuple[Image, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    defects: tuple[str, ...] = ()
+    structure: Structure | None = None
+    problem: str = ""  # why the message cannot be fully inspected; "" when it can
+    eight_bit_headers: bool = field(default=False)
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        return next((v for n, v in self.headers if n.lower() == low), None)
+
+    def header_all(self, name: str) -> tuple[str, ...]:
+        low = name.lower()
+        return tuple(v for n, v in self.headers if n.lower() == low)
+
+    @cached_property
+    def is_reply(self) -> bool:
+        """A reply to a buyer (In-Reply-To, References or a reply prefix on the subject)."""
+        return bool(self.in_reply_to or self.references or REPLY_PREFIX.match(self.subject))
+
+    @cached_property
+    def new_texts(self) -> tuple[str, ...]:
+        """The sender's own text of each body part, quoted history removed."""
+        return tuple(p.new_text for p in self.parts)
+
+    @cached_property
+    def new_text(self) -> str:
+        """The main body's own text: the plain part if there is one, else the HTML's."""
+        plain = [p.new_text for p in self.parts if p.subtype == "plain"]
+        return (plain or [p.new_text for p in self.parts] or [""])[0]
+
+    @cached_property
+    def quoted_text(self) -> str:
+        return "\n".join(p.quoted_text for p in self.parts if p.quoted_text)
+
+    @cached_property
+    def order_ids(self) -> tuple[str, ...]:
+        """17-digit order ids in the subject and the sender's own text."""
+        return tuple(find_order_ids("\n".join((self.subject, *self.new_texts))))
+
+
+def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
+    found: list[Address] = []
+    for value in msg.get_all(name) or ():
+        try:
+            found += [Address(a.display_name, a.addr_spec) for a in value.addresses]
+        except (AttributeError, IndexError, TypeError, ValueError):
+            # policy.default gives up on some broken lists: fall back to a plain scan.
+            found += [Address("", a) for a in re.findall(r"[^\s<>,;\"]+@[^\s<>,;\"]+", str(value))]
+    return tuple(found)
+
+
+def _headers(msg: EmailMessage, defects: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name, raw in msg.raw_items():
+        try:
+            value = str(email.policy.default.header_fetch_parse(name, raw))
+        except Exception as exc:  # noqa: BLE001 -- the stdlib raises many kinds on bad headers
+            defects.append(f"{name}: header could not be decoded ({type(exc).__name__})")
+            value = str(raw)
+        out.append((name, value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")))
+    return tuple(out)
+
+
+def _text_of(part: EmailMessage, defects: list[str]) -> str:
+    try:
+        content = part.get_content()
+        if isinstance(content, str):
+            return content
+    except (LookupError, UnicodeError, ValueError, AssertionError) as exc:
+        defects.append(f"part {part.get_content_type()}: {type(exc).__name__}: {exc}")
+    payload = part.get_payload(decode=True)
+    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def _walk(msg: EmailMessage) -> list[tuple[int, EmailMessage]]:
+    """Leaf parts in document order, without recursion (attached messages are leaves)."""
+    leaves: list[tuple[int, EmailMessage]] = []
+    stack: list[EmailMessage] = [msg]
+    while stack:
+        part = stack.pop()
+        if part.is_multipart() and not part.get_content_type().startswith("message/"):
+            children = part.get_payload()
+            if isinstance(children, list):
+                stack.extend(reversed(children))  # type: ignore[arg-type]
+            continue
+        leaves.append((len(leaves), part))
+    return leaves
+
+
+def _attachment(index: int, part: EmailMessage, defects: list[str]) -> Attachment:
+    ctype = part.get_content_type()
+    try:
+        filename = part.get_filename() or ""
+    except (ValueError, TypeError, IndexError):
+        filename = ""
+    data = b""
+    if not part.is_multipart():
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+    if ctype.startswith("message/") and not filename:
+        filename = "attached-message.eml"
+    for d in part.defects:
+        defects.append(f"attachment {filename or ctype}: {type(d).__name__}")
+    return Attachment(
+        index=index,
+        filename=filename,
+        content_type=ctype,
+        disposition=(part.get_content_disposition() or ""),
+        size=len(data),
+        content_id=str(part.get("Content-ID", "")).strip().strip("<>"),
+        magic=data[:16],
+        gif_frames=count_gif_frames(data) if data[:4] == b"GIF8" else None,
+    )
+
+
+def count_gif_frames(data: bytes, limit: int = 2) -> int:
+    """Frames in a GIF, counted from its blocks (stops at `limit`: >1 is all rules need)."""
+    from relay.gif import gif_frames
+
+    return gif_frames(data, limit)
+
+
+def parse_message(raw: bytes, envelope: Envelope, limits: Limits | None = None) -> Message:
+    """Parse `raw` into a Message; never raises for bad mail (see Message.problem)."""
+    limits = limits or Limits()
+    structure = scan_structure(raw, limits)
+    if structure.problem:
+        return Message(envelope, size=len(raw), structure=structure, problem=structure.problem)
+    try:
+        msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
+        return _model(msg, raw, envelope, structure)
+    except RecursionError:
+        problem = "MIME structure too deep for the parser"
+    except MemoryError:
+        problem = "message needs more memory to parse than the relay allows"
+    except Exception as exc:  # noqa: BLE001 -- any parser crash means: not inspected
+        problem = f"parser failed: {type(exc).__name__}: {str(exc)[:120]}"
+    return Message(envelope, size=len(raw), structure=structure, problem=problem)
+
+
+def _model(msg: EmailMessage, raw: bytes, envelope: Envelope, structure: Structure) -> Message:
+    defects: list[str] = [f"{type(d).__name__}" for d in msg.defects]
+    headers = _headers(msg, defects)
+    parts: list[TextPart] = []
+    scans: list[HtmlScan] = []
+    links: list[Link] = []
+    images: list[Image] = []
+    attachments: list[Attachment] = []
+    problem = ""
+    for index, part in _walk(msg):
+        ctype = part.get_content_type()
+        disposition = part.get_content_disposition()
+        if ctype in BODY_TYPES and disposition != "attachment":
+            for d in part.defects:
+                defects.append(f"{ctype} part: {type(d).__name__}")
+            text = _text_of(part, defects)
+            charset = part.get_content_charset() or "us-ascii"
+            if ctype == "text/html":
+                scan = scan_html(text, index)
+                scans.append(scan)
+                problem = problem or scan.incomplete
+                parts.append(TextPart(index, "html", charset, scan.new_text, scan.quoted_text))
+                links += scan.links
+                images += scan.images
+            else:
+                split = split_quoted(text)
+                parts.append(TextPart(index, "plain", charset, split.new, split.quoted))
+                links += [Link(u, u, False, source="text", part=index) for u in find_urls(split.new)]
+                links += [
+                    Link(u, u, True, source="text", part=index) for u in find_urls(split.quoted)
+                ]
+        else:
+            attachments.append(_attachment(index, part, defects))
+    header_block = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    return Message(
+        envelope=envelope,
+        size=len(raw),
+        headers=headers,
+        subject=next((v for n, v in headers if n.lower() == "subject"), ""),
+        from_=_addresses(msg, "From"),
+        to=_addresses(msg, "To"),
+        cc=_addresses(msg, "Cc"),
+        bcc=_addresses(msg, "Bcc"),
+        message_id=next((v.strip() for n, v in headers if n.lower() == "message-id"), ""),
+        in_reply_to=next((v.strip() for n, v in headers if n.lower() == "in-reply-to"), ""),
+        references=next((v.strip() for n, v in headers if n.lower() == "references"), ""),
+        parts=tuple(parts),
+        html=tuple(scans),
+        links=tuple(links),
+        images=tuple(images),
+        attachments=tuple(attachments),
+        defects=tuple(dict.fromkeys(defects)),
+        structure=structure,
+        problem=problem,
+        eight_bit_headers=not header_block.isascii(),
+    )

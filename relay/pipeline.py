@@ -1,0 +1,185 @@
+"""The pipeline: one submission in, one SMTP reply out, one log line written.
+
+It joins the policy (through an Inspector), delivery (a Forwarder), the quarantine store and
+the state store, each behind a small interface so tests can swap in in-memory fakes. The
+rules it applies are the contract of spec/INTERFACE.md: 250 only after the upstream accepted
+or the quarantine copy is on disk; 451 when either could not happen; 550 5.7.1 (552 5.3.4 for
+size) with the rule ids and reasons on reject; an upstream 5xx passed back as it came.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from relay.errors import StoreError, UpstreamError, UpstreamPermanent
+from relay.inspect import InspectSettings
+from relay.message import Envelope
+from relay.policy.engine import Evaluation
+from relay.policy.envelope import recipient_hit, recipient_not_marketplace, sender_hit, sender_not_approved
+from relay.policy.model import Action, Finding, Hit
+from relay.quarantine import HeldMessage
+from relay.state import StateStore
+from relay.upstream import Forwarder
+
+MAX_REPLY_LINE = 400
+
+
+class Inspector(Protocol):
+    async def inspect(self, raw: bytes, envelope: Envelope) -> Evaluation: ...
+
+    def update(self, settings: InspectSettings) -> None: ...
+
+
+class Quarantine(Protocol):
+    async def hold(self, held: HeldMessage) -> str: ...
+
+
+@dataclass(frozen=True)
+class Submission:
+    envelope: Envelope
+    data: bytes
+    peer: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    reply: str  # the complete SMTP reply, possibly multi-line
+    action: str  # deliver, strip, quarantine, reject, defer (4xx) or bounce (upstream 5xx)
+    quarantine_id: str = ""
+    upstream: str = ""
+
+
+def ascii_text(text: str) -> str:
+    """Reply text safe on any SMTP connection: ASCII, no control characters."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(c if " " <= c <= "~" else " " for c in folded)
+
+
+def reply(code: int, enhanced: str, lines: Sequence[str]) -> str:
+    """A (multi-line) SMTP reply; every line carries the code and enhanced status."""
+    clean = [ascii_text(line)[:MAX_REPLY_LINE] for line in lines if line.strip()] or ["OK"]
+    out = [f"{code}-{enhanced} {line}" for line in clean[:-1]]
+    out.append(f"{code} {enhanced} {clean[-1]}")
+    return "\r\n".join(out)
+
+
+def _reason_lines(findings: Sequence[Finding]) -> list[str]:
+    seen: dict[str, str] = {}
+    for f in findings:
+        seen.setdefault(f.rule, f"{f.rule}: {f.reason} [{f.evidence[:120]}]")
+    return list(seen.values())
+
+
+def rejection(findings: Sequence[Finding]) -> tuple[int, str]:
+    """550 5.7.1 naming every rule that fired (552 5.3.4 when it is about size)."""
+    rules = list(dict.fromkeys(f.rule for f in findings))
+    code, enhanced = (552, "5.3.4") if "attachment_size" in rules else (550, "5.7.1")
+    head = f"Rejected by bsm-relay policy ({', '.join(rules)}): change the message and resend"
+    return code, reply(code, enhanced, [head, *_reason_lines(findings)])
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: InspectSettings,
+        inspector: Inspector,
+        forwarder: Forwarder,
+        quarantine: Quarantine,
+        state: StateStore,
+        log: Any,
+    ) -> None:
+        self.settings = settings
+        self.inspector = inspector
+        self.forwarder = forwarder
+        self.quarantine = quarantine
+        self.state = state
+        self.log = log
+
+    def update(self, settings: InspectSettings) -> None:
+        """A reloaded policy: applies to the next envelope and the next message."""
+        self.settings = settings
+        self.inspector.update(settings)
+
+    # ------------------------------------------------------------ envelope
+    def _envelope_reply(self, rule_id: str, hit: Hit | None, stage: str) -> str | None:
+        if hit is None:
+            return None
+        self.log.info("envelope", stage=stage, action="reject", rules=[rule_id],
+                      address=hit.evidence, reason=hit.reason)  # fmt: skip
+        return reply(550, "5.7.1", [f"{rule_id}: {hit.reason} [{hit.evidence[:120]}]"])
+
+    def check_sender(self, address: str) -> str | None:
+        """A 550 reply when MAIL FROM is refused, else None (null sender: checked at DATA)."""
+        ctx = self.settings.ctx
+        if not address or ctx.action(sender_not_approved) is not Action.REJECT:
+            return None
+        return self._envelope_reply(sender_not_approved.id, sender_hit(address, ctx), "MAIL")
+
+    def check_recipient(self, address: str) -> str | None:
+        """A 550 reply when RCPT TO is not a buyer relay address, else None."""
+        if self.settings.ctx.action(recipient_not_marketplace) is not Action.REJECT:
+            return None
+        return self._envelope_reply(recipient_not_marketplace.id, recipient_hit(address), "RCPT")
+
+    # ------------------------------------------------------------ data
+    async def process(self, sub: Submission) -> Outcome:
+        started = time.monotonic()
+        ev = await self.inspector.inspect(sub.data, sub.envelope)
+        inspected = time.monotonic()
+        outcome = await self._act(sub, ev)
+        done = time.monotonic()
+        verdict = ev.verdict
+        self.log.info(
+            "message",
+            message_id=ev.facts.message_id,
+            peer=sub.peer,
+            mail_from=sub.envelope.mail_from,
+            rcpt_to=list(sub.envelope.rcpt_tos),
+            subject=ev.facts.subject[:200],
+            order_ids=list(ev.facts.order_ids),
+            action=outcome.action,
+            verdict=str(verdict.action),
+            rules=list(verdict.rules),
+            findings=[f.as_dict() for f in verdict.findings],
+            stripped=list(verdict.stripped),
+            size=len(sub.data),
+            size_out=ev.facts.forwarded_size,
+            inspect_ms=round((inspected - started) * 1000, 2),
+            deliver_ms=round((done - inspected) * 1000, 2),
+            total_ms=round((done - started) * 1000, 2),
+            reply=outcome.reply.splitlines()[-1][:300],
+            upstream=outcome.upstream,
+            quarantine_id=outcome.quarantine_id or None,
+        )
+        return outcome
+
+    async def _act(self, sub: Submission, ev: Evaluation) -> Outcome:
+        action = ev.verdict.action
+        if action is Action.REJECT:
+            code, text = rejection(ev.verdict.deciding())
+            return Outcome(code, text, "reject")
+        if action is Action.QUARANTINE:
+            return await self._hold(sub, ev)
+        data = ev.forward if action is Action.STRIP and ev.forward is not None else sub.data
+        try:
+            upstream = await self.forwarder.forward(sub.envelope, data)
+        except UpstreamError as exc:
+            kind = "bounce" if isinstance(exc, UpstreamPermanent) else "defer"
+            return Outcome(exc.code, reply(exc.code, exc.enhanced, [exc.text]), kind, upstream=exc.upstream)
+        done = "delivered after removing: " + ", ".join(ev.verdict.stripped) if ev.verdict.stripped else "delivered"
+        return Outcome(250, reply(250, "2.0.0", [f"Ok: {done}; upstream: {upstream}"]), str(action), upstream=upstream)
+
+    async def _hold(self, sub: Submission, ev: Evaluation) -> Outcome:
+        try:
+            entry_id = await self.quarantine.hold(HeldMessage(sub.envelope, sub.data, sub.peer, ev))
+        except StoreError as exc:
+            text = reply(451, "4.3.0", ["Could not store the message safely; please try again later"])
+            return Outcome(451, text, "defer", upstream=str(exc))
+        lines = [f"Ok: held in quarantine as {entry_id} for review by the seller's team"]
+        lines += _reason_lines(ev.verdict.deciding())
+        return Outcome(250, reply(250, "2.0.0", lines), "quarantine", quarantine_id=entry_id)

@@ -1,0 +1,137 @@
+"""Text normalisation and lexicon matching for the language-bound rules.
+
+`normalize` folds what senders vary without changing meaning: case, accents, HTML-ish
+invisible characters (zero-width, soft hyphen, BOM), typographic apostrophes and dashes,
+whitespace. Lexicon terms are written in the same folded form, so "Rückerstattung",
+"RUCKERSTATTUNG" and "Rück\u00adersta\u200btt\u00adung" all match `ruckerstattung`.
+
+Term syntax (data files under relay/data/lexicon/): words separated by spaces; a trailing
+`*` on a word is a prefix (`bewert*` matches bewerten, Bewertung); a word `~` alone stands
+for up to three other words ("manage ~ preferences" matches "manage your email
+preferences"); a trailing `?` makes the preceding character optional.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u034f"),
+    None,
+)
+_PUNCT = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u00b4": "'", "\u0060": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+        "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
+    }
+)  # fmt: skip
+_SPACE = re.compile(r"[ \t\r\f\v]+")
+
+
+def fold(text: str) -> str:
+    """Case and accent folding only (keeps ß as ss, as casefold does)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def normalize(text: str) -> str:
+    """Fold case and accents, drop invisible characters, unify punctuation and blanks."""
+    text = text.translate(_INVISIBLE).translate(_PUNCT)
+    text = fold(text)
+    return _SPACE.sub(" ", text)
+
+
+def _word_regex(word: str) -> str:
+    prefix = word.endswith("*")
+    out = ""
+    for ch in word.rstrip("*"):
+        if ch == "?" and out:
+            out += "?"
+        elif ch == "-":
+            out += r"[-\s]?"  # "e-mail" also matches "email" and "e mail"
+        else:
+            out += re.escape(ch)
+    return out + (r"\w*" if prefix else "")
+
+
+def term_regex(term: str) -> str:
+    """The regex source of one lexicon term (see the module docstring for the syntax)."""
+    body, gap = "", False
+    for word in normalize(term).split():
+        if word == "~":
+            gap = True
+            continue
+        if body:
+            body += r"\s+(?:\S+\s+){0,3}?" if gap else r"\s+"
+        body += _word_regex(word)
+        gap = False
+    return rf"(?<!\w){body}(?!\w)"
+
+
+@dataclass(frozen=True)
+class TermSet:
+    """The terms of one topic in one language, compiled into one pattern."""
+
+    topic: str
+    lang: str
+    terms: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def build(cls, topic: str, lang: str, terms: Iterable[str]) -> TermSet:
+        terms = tuple(t for t in terms if t.strip())
+        # Longer terms first, so the evidence shows the most specific phrase.
+        alternatives = sorted((term_regex(t) for t in terms), key=len, reverse=True)
+        source = "|".join(alternatives) if alternatives else r"(?!x)x"
+        return cls(topic, lang, terms, re.compile(source))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every topic's terms in every language; built at the edge from data files."""
+
+    sets: tuple[TermSet, ...] = ()
+
+    @classmethod
+    def build(cls, data: Mapping[str, Mapping[str, Iterable[str]]]) -> Lexicon:
+        """From {topic: {lang: [terms]}}."""
+        return cls(
+            tuple(
+                TermSet.build(topic, lang, terms)
+                for topic, by_lang in sorted(data.items())
+                for lang, terms in sorted(by_lang.items())
+            )
+        )
+
+    def topics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.topic for s in self.sets))
+
+    def find(self, topic: str, normalized: str, langs: Iterable[str] = ()) -> list[str]:
+        """Matches of `topic` in already-normalised text (all languages unless `langs`)."""
+        wanted = set(langs)
+        found: list[str] = []
+        for s in self.sets:
+            if s.topic == topic and (not wanted or s.lang in wanted or s.lang == "any"):
+                found += [m.group(0).strip() for m in s.pattern.finditer(normalized)]
+        return found
+
+    def has(self, topic: str, normalized: str, langs: Iterable[str] = ()) -> bool:
+        wanted = set(langs)
+        return any(
+            s.pattern.search(normalized)
+            for s in self.sets
+            if s.topic == topic and (not wanted or s.lang in wanted or s.lang == "any")
+        )
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences (and lines): the window for co-occurrence rules."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]

@@ -1,0 +1,118 @@
+"""Plain-text scanning: quoted history, URLs, order ids and e-mail addresses.
+
+Pure functions on `str`; the HTML scanner renders HTML to text and reuses them, so plain and
+HTML bodies are split into new and quoted text by the same rules (POLICY.md, "Quoted
+history"): lines starting with ">", the attribution lines of the common mail clients in the
+six languages, Outlook's "-----Original Message-----" and header blocks, and Amazon's own
+"------------- Message: -------------" thread blocks. Everything after the first
+attribution or separator is the buyer's earlier text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ORDER_ID = re.compile(r"(?<![\d-])(\d{3}-\d{7}-\d{7})(?![\d-])")
+# Deliberately broad: any RFC 5322-looking address, ASCII or not (IDN local parts included).
+EMAIL = re.compile(
+    r"(?<![\w.+%-])[\w.+%-]{1,64}@(?:[\w-]{1,63}\.)+[^\W\d_]{2,24}(?![\w-])", re.UNICODE
+)
+# URLs in plain text: a scheme, or a bare www. host; trailing punctuation is not part of it.
+URL = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'()\[\]{}]+")
+_URL_TRAILING = ".,;:!?»”’'\""
+
+_ATTRIBUTION = re.compile(
+    r"""(?ix)^\s*(?:
+        on\s.{4,200}\bwrote\s*:?                              # en: On <date>, <name> wrote:
+      | am\s.{4,200}\bschrieb\b.{0,120}:                      # de: Am <date> schrieb <name>:
+      | .{0,120}\bschrieb\s+am\s.{4,120}:                     # de: <name> schrieb am <date>:
+      | op\s.{4,200}\b(?:schreef|heeft\s.{0,80}geschreven)\b.{0,120}:   # nl
+      | le\s.{4,200}\ba\s+[ée]crit\s*:?                       # fr: Le <date>, <name> a écrit :
+      | el\s.{4,200}\bescribi[oó]\s*:?                        # es: El <date>, <name> escribió:
+      | il\s+giorno\s.{4,200}\bha\s+scritto\s*:?              # it: Il giorno <date> <name> ha scritto:
+      | .{0,200}\bha\s+scritto\s*:                            # it, other clients
+    )\s*$"""
+)
+_SEPARATOR = re.compile(
+    r"""(?ix)^\s*(?:
+        -{2,}\s*(?:original\s+message|urspr[üu]ngliche\s+nachricht|oorspronkelijk\s+bericht
+              |message\s+d'origine|mensaje\s+original|messaggio\s+originale
+              |forwarded\s+message|weitergeleitete\s+nachricht)\s*-{2,}
+      | -{5,}\s*(?:message|nachricht|bericht|mensaje|messaggio)\s*:?\s*-{5,}   # Amazon thread
+      | _{10,}                                                       # Outlook's rule
+    )\s*$"""
+)
+# Outlook's quoted header block: From:/Von:/Van:/De:/Da: followed by Sent:/Date:/... lines.
+_HEADER_FROM = re.compile(r"(?i)^\s*\*?(?:from|von|van|de|da)\s*:\*?\s+\S")
+_HEADER_NEXT = re.compile(
+    r"(?i)^\s*\*?(?:sent|date|gesendet|datum|verzonden|envoy[ée]|enviado(?:\s+el)?|inviato|"
+    r"data|to|an|aan|[àa]|para|a|subject|betreff|onderwerp|objet|asunto|oggetto)\s*:"
+)
+
+
+@dataclass(frozen=True)
+class SplitText:
+    new: str
+    quoted: str
+
+
+def _is_header_block(lines: list[str], i: int) -> bool:
+    if not _HEADER_FROM.match(lines[i]):
+        return False
+    following = [ln for ln in lines[i + 1 : i + 5] if ln.strip()]
+    return sum(bool(_HEADER_NEXT.match(ln)) for ln in following) >= 2
+
+
+def quote_start(lines: list[str]) -> int:
+    """Index of the first line of quoted history, or len(lines) when there is none."""
+    for i, line in enumerate(lines):
+        if len(line) > 400:
+            continue
+        if _SEPARATOR.match(line) or _is_header_block(lines, i):
+            return i
+        if _ATTRIBUTION.match(line):
+            return i
+        # "On Sun, 3 Mar 2024 at 06:49, Tom Baker <tom@...>" / "wrote:" folded over two lines
+        if (
+            i + 1 < len(lines)
+            and len(line) < 200
+            and len(lines[i + 1]) < 100
+            and not _ATTRIBUTION.match(lines[i + 1])
+            and _ATTRIBUTION.match(f"{line} {lines[i + 1]}")
+        ):
+            return i
+    return len(lines)
+
+
+def split_quoted(text: str) -> SplitText:
+    """Separate the sender's new text from the quoted history below or inside it."""
+    lines = text.splitlines()
+    start = quote_start(lines)
+    new_lines, quoted_lines = [], lines[start:]
+    for line in lines[:start]:
+        (quoted_lines if line.lstrip().startswith(">") else new_lines).append(line)
+    return SplitText("\n".join(new_lines).strip("\n"), "\n".join(quoted_lines).strip("\n"))
+
+
+def find_urls(text: str) -> list[str]:
+    """URLs written out in text (scheme or www.), trailing punctuation removed."""
+    found = []
+    for match in URL.finditer(text):
+        url = match.group(0).rstrip(_URL_TRAILING)
+        if url.lower().startswith("www."):
+            url = "http://" + url  # a bare www. host is what a mail client links as http
+        found.append(url)
+    return found
+
+
+def find_order_ids(text: str) -> list[str]:
+    return list(dict.fromkeys(ORDER_ID.findall(text)))
+
+
+def find_emails(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(0) for m in EMAIL.finditer(text)))
+
+
+def normalize_space(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,232 @@
+"""Delivery to the next hop: a local outbox folder, a smarthost, or the recipients' MX.
+
+Every failure is mapped onto relay.errors at this boundary: connection problems, timeouts,
+TLS failures and 4xx replies are `UpstreamTemporary` (the client is told 451 and retries),
+5xx replies are `UpstreamPermanent` (passed back with the upstream's code and text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosmtplib
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from relay.config import Config, UpstreamConfig
+from relay.errors import ConfigError, UpstreamError, UpstreamPermanent, UpstreamTemporary
+from relay.files import atomic_write, new_id
+from relay.message import Envelope
+
+_ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+class Forwarder(Protocol):
+    async def forward(self, envelope: Envelope, data: bytes) -> str:
+        """Hand the message on; return the upstream's reply. Raises UpstreamError."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpOptions:
+    ehlo_name: str
+    starttls: str = "opportunistic"  # off | opportunistic | required
+    verify: bool = False
+    ca_file: str = ""
+    timeout: float = 60.0
+
+
+def response_error(code: int, text: str, where: str) -> UpstreamError:
+    """An upstream SMTP reply as the error the client sees (451 for 4xx, the 5xx itself)."""
+    text = " ".join(text.split())[:300]
+    m = _ENHANCED.match(text)
+    if 400 <= code < 500:
+        enhanced = m.group(1) if m and m.group(1).startswith("4.") else "4.3.0"
+        return UpstreamTemporary(451, enhanced, f"upstream {where} deferred: {code} {text}", f"{code} {text}")
+    if 500 <= code < 600:
+        enhanced = m.group(1) if m and m.group(1).startswith("5.") else "5.0.0"
+        shown = text[len(m.group(1)):].strip() if m else text
+        return UpstreamPermanent(code, enhanced, shown, f"{code} {text}")
+    return UpstreamTemporary(451, "4.5.0", f"upstream {where} gave an unexpected reply: {code}", f"{code} {text}")
+
+
+def _tls_context(opts: SmtpOptions) -> ssl.SSLContext:
+    if opts.verify:
+        return ssl.create_default_context(cafile=opts.ca_file or None)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _mail_options(envelope: Envelope, client: aiosmtplib.SMTP) -> list[str]:
+    """The client's MAIL parameters worth passing on (aiosmtplib adds its own SIZE)."""
+    options = []
+    for opt in envelope.mail_options:
+        upper = opt.upper()
+        if upper == "BODY=8BITMIME" and client.supports_extension("8bitmime"):
+            options.append(upper)
+        elif upper == "SMTPUTF8":
+            options.append(upper)
+    return options
+
+
+async def deliver_smtp(
+    host: str, port: int, envelope: Envelope, data: bytes, opts: SmtpOptions, server_name: str = ""
+) -> str:
+    """One SMTP transaction with the next hop; returns its final reply."""
+    where = f"{server_name or host}:{port}"
+    client = aiosmtplib.SMTP(
+        hostname=host,
+        port=port,
+        local_hostname=opts.ehlo_name,
+        timeout=opts.timeout,
+        start_tls={"off": False, "opportunistic": None, "required": True}[opts.starttls],
+        validate_certs=opts.verify,
+        tls_context=_tls_context(opts) if opts.starttls != "off" else None,
+    )
+    try:
+        await client.connect()
+        errors, reply = await client.sendmail(
+            envelope.mail_from,  # "" is sent as MAIL FROM:<>
+            list(envelope.rcpt_tos),
+            data,
+            mail_options=_mail_options(envelope, client),
+        )
+        if errors:
+            refused = ", ".join(f"{r}: {resp.code} {resp.message}" for r, resp in errors.items())
+            reply = f"{reply} (partially refused: {refused})"
+        return reply
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        first = exc.recipients[0]
+        raise response_error(first.code, first.message, where) from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        raise response_error(exc.code, exc.message, where) from exc
+    except aiosmtplib.SMTPNotSupported as exc:
+        raise UpstreamPermanent(550, "5.6.7", f"upstream {where}: {exc}") from exc
+    except aiosmtplib.SMTPTimeoutError as exc:
+        raise UpstreamTemporary(451, "4.4.2", f"upstream {where} timed out") from exc
+    except ssl.SSLError as exc:
+        raise UpstreamTemporary(451, "4.7.5", f"TLS with upstream {where} failed: {exc.reason}") from exc
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise UpstreamTemporary(451, "4.4.1", f"upstream {where} unavailable: {exc}"[:200]) from exc
+    finally:
+        client.close()
+
+
+class SmarthostForwarder:
+    def __init__(self, host: str, port: int, opts: SmtpOptions) -> None:
+        self.host, self.port, self.opts = host, port, opts
+
+    async def forward(self, envelope: Envelope, data: bytes) -> str:
+        return await deliver_smtp(self.host, self.port, envelope, data, self.opts)
+
+    async def close(self) -> None:
+        return None
+
+
+class OutboxForwarder:
+    """Delivery into a folder: one .eml per message (and its envelope in a .json)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def forward(self, envelope: Envelope, data: bytes) -> str:
+        name = new_id()
+        meta = {"mail_from": envelope.mail_from, "rcpt_to": list(envelope.rcpt_tos)}
+        try:
+            await asyncio.to_thread(atomic_write, self.folder / f"{name}.eml", data)
+            await asyncio.to_thread(atomic_write, self.folder / f"{name}.json", meta)
+        except OSError as exc:
+            raise UpstreamTemporary(451, "4.3.0", f"outbox not writable: {exc.strerror}") from exc
+        return f"250 2.0.0 stored in outbox as {name}.eml"
+
+    async def close(self) -> None:
+        return None
+
+
+class Resolver(Protocol):
+    async def resolve(self, qname: str, rdtype: str) -> Any: ...
+
+
+class MxForwarder:
+    """Delivery to the recipient domain's MX hosts (A record fallback), cached by TTL."""
+
+    def __init__(self, resolver: Resolver, port: int, opts: SmtpOptions, cache_seconds: int) -> None:
+        self.resolver, self.port, self.opts = resolver, port, opts
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+
+    async def exchanges(self, domain: str) -> list[str]:
+        """MX hosts by preference, or the domain itself when it has no MX (RFC 5321 5.1)."""
+        cached = self._cache.get(domain)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            answer = await self.resolver.resolve(domain, "MX")
+            records = sorted(answer, key=lambda r: r.preference)
+            hosts = [str(r.exchange).rstrip(".") for r in records]
+            ttl = min(getattr(answer.rrset, "ttl", self.cache_seconds), self.cache_seconds)
+        except dns.resolver.NoAnswer:
+            hosts, ttl = [domain], self.cache_seconds
+        except dns.resolver.NXDOMAIN as exc:
+            raise UpstreamPermanent(550, "5.1.2", f"domain {domain} does not exist") from exc
+        except dns.exception.DNSException as exc:
+            raise UpstreamTemporary(451, "4.4.3", f"DNS lookup for {domain} failed: {exc}"[:200]) from exc
+        if hosts == [""]:
+            raise UpstreamPermanent(556, "5.1.10", f"domain {domain} accepts no mail (null MX)")
+        self._cache[domain] = (time.monotonic() + max(ttl, 1), hosts)
+        return hosts
+
+    async def _addresses(self, host: str) -> list[str]:
+        try:
+            answer = await self.resolver.resolve(host, "A")
+        except dns.exception.DNSException:
+            return []
+        return [str(r.address) for r in answer]
+
+    async def forward(self, envelope: Envelope, data: bytes) -> str:
+        domains = {r.rpartition("@")[2].lower() for r in envelope.rcpt_tos}
+        if len(domains) != 1:
+            raise UpstreamTemporary(451, "4.5.3", "one recipient domain per message in mx mode")
+        last: UpstreamError | None = None
+        for host in await self.exchanges(domains.pop()):
+            for address in await self._addresses(host):
+                try:
+                    return await deliver_smtp(address, self.port, envelope, data, self.opts, host)
+                except UpstreamTemporary as exc:
+                    last = exc  # try the next address or MX host
+        raise last or UpstreamTemporary(451, "4.4.4", "no reachable MX host")
+
+    async def close(self) -> None:
+        return None
+
+
+def smtp_options(config: Config) -> SmtpOptions:
+    up: UpstreamConfig = config.upstream
+    return SmtpOptions(config.ehlo_name, up.starttls, up.tls_verify, up.tls_ca_file, up.timeout)
+
+
+def build_forwarder(config: Config, resolver: Resolver | None = None) -> Forwarder:
+    up = config.upstream
+    if up.mode == "outbox":
+        return OutboxForwarder(up.outbox_dir)
+    if up.mode == "smarthost":
+        return SmarthostForwarder(up.host, up.port, smtp_options(config))
+    if up.mode == "mx":
+        if resolver is None:
+            resolver = dns.asyncresolver.Resolver()
+        return MxForwarder(resolver, up.port, smtp_options(config), up.mx_cache_seconds)
+    raise ConfigError(f"upstream.mode {up.mode!r} is not supported")
+
+
+__all__: Sequence[str] = ("Forwarder", "build_forwarder", "deliver_smtp", "response_error")

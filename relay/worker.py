@@ -1,0 +1,75 @@
+"""An inspection worker: reads framed requests on stdin, writes framed replies on stdout.
+
+Started by relay.inspect.InspectorPool as `python -m relay.worker`. Requests are pickled
+tuples: ("setup", InspectSettings) or ("inspect", raw bytes, Envelope); replies are ("ok",)
+or ("ok", Evaluation), or ("error", text) when the evaluation itself failed. The parent
+kills the process when a message overruns its time budget; the address-space limit turns a
+memory explosion into a MemoryError here instead of a machine out of memory.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import resource
+import struct
+import sys
+from typing import BinaryIO
+
+from relay.inspect import InspectSettings
+from relay.policy.engine import evaluate
+
+_FRAME = struct.Struct("!I")
+
+
+def _read(stream: BinaryIO) -> object | None:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (size,) = _FRAME.unpack(head)
+    return pickle.loads(stream.read(size))  # noqa: S301 -- our parent process
+
+
+def _write(stream: BinaryIO, obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)) + data)
+    stream.flush()
+
+
+def _limit_memory(megabytes: int) -> None:
+    limit = megabytes * 1024 * 1024
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass  # an environment that forbids lowering the limit still gets the time budget
+
+
+def main() -> int:
+    # Replies use the real stdout; anything a library prints goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr
+    inp = sys.stdin.buffer
+    settings: InspectSettings | None = None
+    while True:
+        request = _read(inp)
+        if request is None:
+            return 0
+        assert isinstance(request, tuple)
+        if request[0] == "setup":
+            settings = request[1]
+            assert isinstance(settings, InspectSettings)
+            _limit_memory(settings.memory_mb)
+            _write(out, ("ok",))
+        elif request[0] == "inspect" and settings is not None:
+            try:
+                _write(out, ("ok", evaluate(request[1], request[2], settings.ctx, settings.limits)))
+            except MemoryError:
+                _write(out, ("error", "message needs more memory than the inspection limit"))
+            except Exception as exc:  # noqa: BLE001 -- reported to the parent as data
+                _write(out, ("error", f"{type(exc).__name__}: {exc}"[:200]))
+        else:
+            _write(out, ("error", f"unexpected request {request[0]!r}"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
