@@ -36,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="the relay's TOML configuration")
     p = _Parser(prog="bsm-relay", description="Compliance relay for Amazon Buyer-Seller Messaging")
     p.add_argument("--version", action="version", version=f"bsm-relay {__version__}")
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- check
 def _read_input(path: str) -> bytes:
     try:
-        return sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+        return sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
@@ -83,8 +83,10 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
     if not raw.strip():
         raise UsageError(f"{args.file}: empty input, not a message")
     headers = parse_message(raw, Envelope("", ()))
-    mail_from = args.mail_from if args.mail_from is not None else (
-        headers.from_[0].addr if headers.from_ else ""
+    mail_from = (
+        args.mail_from
+        if args.mail_from is not None
+        else (headers.from_[0].addr if headers.from_ else "")
     )
     rcpts = tuple(args.rcpt or [a.addr for a in (*headers.to, *headers.cc)])
     ev = asyncio.run(_evaluate(config, raw, Envelope(mail_from, rcpts)))
@@ -145,7 +147,11 @@ def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
             rules = ",".join(dict.fromkeys(f["rule"] for f in e.get("findings", [])))
             state = "released" if e.get("released") else "held"
             rcpt = ",".join(e["envelope"]["rcpt_to"])
-            print(f"{e['id']}  {state:<8}  {e['arrived']}  {e['envelope']['mail_from']} -> {rcpt}  [{rules}]  {e.get('subject', '')[:50]}")
+            sender = e["envelope"]["mail_from"]
+            subject = e.get("subject", "")[:50]
+            print(
+                f"{e['id']}  {state:<8}  {e['arrived']}  {sender} -> {rcpt}  [{rules}]  {subject}"
+            )
         return 0
     if args.action == "show":
         if args.raw:
@@ -161,7 +167,10 @@ def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
             print(f"bsm-relay: {exc}", file=sys.stderr)
             return 1
         except UpstreamError as exc:
-            print(f"bsm-relay: release of {args.id} failed, the entry stays held: {exc}", file=sys.stderr)
+            print(
+                f"bsm-relay: release of {args.id} failed, the entry stays held: {exc}",
+                file=sys.stderr,
+            )
             return 1
         print(f"released {args.id}: {upstream}")
         return 0

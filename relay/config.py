@@ -3,8 +3,8 @@
 `load_config(path)` reads the relay's TOML (spec/INTERFACE.md) and, when `[policy] file` is set,
 the policy file; every key has an embedded default so `load_config(None)` gives a working
 relay. Relative paths (outbox, quarantine, state, policy file) are relative to the working
-directory the relay runs in. Unknown keys, wrong types and unreadable files raise `ConfigError` with one line that
-names the file and the key.
+directory the relay runs in. Unknown keys, wrong types and unreadable files raise
+`ConfigError` with one line that names the file and the key.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import lxml.etree
 import lxml.html
@@ -20,14 +21,18 @@ import lxml.html
 from relay.textscan import normalize_space, quote_start
 
 BLOCK_TAGS = frozenset(
-    "address article aside blockquote center dd details dialog div dl dt fieldset figcaption "
-    "figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table "
-    "tbody thead tfoot tr ul caption".split()
+    (
+        "address article aside blockquote center dd details dialog div dl dt fieldset figcaption "
+        "figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table "
+        "tbody thead tfoot tr ul caption"
+    ).split()
 )
-SKIP_TEXT_TAGS = frozenset("script style head title template noscript xml".split())
+SKIP_TEXT_TAGS = frozenset(["script", "style", "head", "title", "template", "noscript", "xml"])
 ACTIVE_TAGS = frozenset(
-    "script iframe frame frameset object embed applet form input button select textarea "
-    "portal base".split()
+    (
+        "script iframe frame frameset object embed applet form input button select textarea portal "
+        "base"
+    ).split()
 )
 QUOTE_CLASSES = (
     "gmail_quote", "yahoo_quoted", "freshdesk_quote", "protonmail_quote", "zd-quoted",
@@ -112,11 +117,11 @@ def css_declarations(css: str) -> list[tuple[str, str]]:
     return [(p.strip().lower(), v.strip()) for p, v in _CSS_DECL.findall(css)]
 
 
-def _classes(el: lxml.html.HtmlElement) -> str:
+def _classes(el: Any) -> str:
     return f" {el.get('class', '')} {el.get('id', '')} "
 
 
-def _is_quote_container(el: lxml.html.HtmlElement) -> bool:
+def _is_quote_container(el: Any) -> bool:
     if el.tag == "blockquote" and (el.get("type", "").lower() == "cite" or "quote" in _classes(el)):
         return True
     names = _classes(el)
@@ -130,9 +135,9 @@ def _style_length(decls: list[tuple[str, str]], prop: str) -> Length | None:
     return None
 
 
-def parse_html(source: str) -> tuple[lxml.html.HtmlElement | None, str]:
+def parse_html(source: str) -> tuple[Any, str]:
     """Parse one HTML part; returns the root and, when libxml2 gave up on part of it, why."""
-    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=False, default_doctype=False)
+    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=False, default_doctype=False)  # type: ignore[call-arg]
     # libxml2 refuses str input that declares an encoding, and NUL ends its input early.
     cleaned = _XML_DECL.sub("", source.replace("\x00", "\ufffd"), count=1)
     if not cleaned.strip():
@@ -147,17 +152,56 @@ def parse_html(source: str) -> tuple[lxml.html.HtmlElement | None, str]:
     return root, ""
 
 
+@dataclass
+class _LinkDraft:
+    url: str
+    quoted: bool
+    hidden: bool
+    offset: int  # position in the new-text rendering, for quote splitting
+    start: int  # position in its own buffer where the anchor's text begins
+    end: int = -1
+    context: str = ""
+    images: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ImageDraft:
+    src: str
+    kind: str
+    offset: int
+    alt: str | None = None
+    width: Length | None = None
+    height: Length | None = None
+    hidden: bool = False
+    quoted: bool = False
+    link: str | None = None
+
+
+@dataclass
+class _Frame:
+    """One element to enter (or, with `closing`, to leave) during the walk."""
+
+    el: Any
+    quoted: bool
+    hidden: bool
+    skip: bool  # inside script/style/head: no visible text
+    link: int  # index of the enclosing link, -1 for none
+    depth: int
+    closing: bool = False
+    is_block: bool = False
+    opened: int = -1  # the link this element opened
+
+
 class _Walk:
-    """State of one walk over a parsed document."""
+    """State of one walk over a parsed document: two text buffers and the drafts."""
 
     def __init__(self, part: int) -> None:
         self.part = part
-        self.new: list[str] = []  # rendered text outside quote containers
-        self.quoted: list[str] = []
-        self.new_len = 0
-        self.quoted_len = 0
-        self.links: list[tuple[int, dict[str, object]]] = []  # (offset in new text, fields)
-        self.images: list[tuple[int, dict[str, object]]] = []
+        self.buffers: dict[bool, list[str]] = {False: [], True: []}  # keyed by "quoted"
+        self.lengths = {False: 0, True: 0}
+        self.line_start = {False: True, True: True}
+        self.links: list[_LinkDraft] = []
+        self.images: list[_ImageDraft] = []
         self.active: list[str] = []
         self.styles: list[StyleDecl] = []
         self.alignments: list[str] = []
@@ -166,27 +210,23 @@ class _Walk:
         self.depth = 0
 
     def emit(self, text: str, quoted: bool) -> None:
-        if quoted:
-            self.quoted.append(text)
-            self.quoted_len += len(text)
-        else:
-            self.new.append(text)
-            self.new_len += len(text)
-
-    def at_line_start(self, quoted: bool) -> bool:
-        """True when only blanks follow the last line break (a block needs no new one)."""
-        for chunk in reversed(self.quoted if quoted else self.new):
-            stripped = chunk.rstrip(" \t")
-            if stripped:
-                return stripped.endswith("\n")
-        return True
+        self.buffers[quoted].append(text)
+        self.lengths[quoted] += len(text)
+        stripped = text.rstrip(" \t")
+        if stripped:
+            self.line_start[quoted] = stripped.endswith("\n")
 
     def text(self, text: str, quoted: bool) -> None:
         """Emit a text node: HTML whitespace, source line breaks included, is one space."""
         self.emit(_WS.sub(" ", text), quoted)
 
+    def block_edge(self, quoted: bool) -> None:
+        """A block starts or ends: begin a new line unless one was just begun."""
+        if not self.line_start[quoted]:
+            self.emit("\n", quoted)
 
-def _check_urls(el: lxml.html.HtmlElement, tag: str, walk: _Walk) -> None:
+
+def _check_urls(el: Any, tag: str, walk: _Walk) -> None:
     for attr in _URL_ATTRS:
         value = (el.get(attr) or "").strip()
         low = re.sub(r"[\s\x00-\x1f]", "", value).lower()
@@ -199,7 +239,84 @@ def _check_urls(el: lxml.html.HtmlElement, tag: str, walk: _Walk) -> None:
         walk.active.append(f'<meta http-equiv="refresh" content="{el.get("content", "")[:60]}">')
     if tag == "link" and el.get("href") and "stylesheet" in (el.get("rel") or "").lower():
         # A remote stylesheet is loaded when the mail is opened, like a pixel.
-        walk.images.append((walk.new_len, {"src": el.get("href", ""), "kind": "css", "alt": None}))
+        walk.images.append(_ImageDraft(el.get("href", ""), "css", walk.lengths[False]))
+
+
+def _styles(el: Any, tag: str, decls: list[tuple[str, str]], walk: _Walk) -> None:
+    offset = walk.lengths[False]
+    for prop, value in decls:
+        walk.styles.append(StyleDecl(prop, value, tag))
+        if prop == "text-align" and value.lower().split()[0] not in ("left", "start", "inherit"):
+            walk.alignments.append(f'<{tag} style="text-align:{value}">')
+        for _, url in _CSS_URL.findall(value):
+            walk.images.append(_ImageDraft(url, "css", offset))
+    align = (el.get("align") or "").lower()
+    if align and align not in ("left", "start") and tag != "img":
+        walk.alignments.append(f'<{tag} align="{align}">')
+    if tag == "center":
+        walk.alignments.append("<center>")
+    if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        walk.headings.append(tag)
+    if tag == "font":
+        for attr in ("face", "color", "size"):
+            if el.get(attr):
+                walk.styles.append(StyleDecl(f"font-{attr}", el.get(attr, ""), "font-tag"))
+    if tag == "style":
+        css = el.text_content()
+        for prop, value in css_declarations(css):
+            walk.styles.append(StyleDecl(prop, value, "style-block"))
+            if prop == "text-align" and value.lower() not in ("left", "start"):
+                walk.alignments.append(f"<style> text-align:{value}")
+        for _, url in _CSS_URL.findall(css):
+            walk.images.append(_ImageDraft(url, "css", offset))
+    if el.get("background"):
+        walk.images.append(_ImageDraft(el.get("background", ""), "background", offset))
+
+
+def _enter(frame: _Frame, walk: _Walk, stack: list[_Frame]) -> None:
+    el = frame.el
+    walk.elements += 1
+    walk.depth = max(walk.depth, frame.depth)
+    tag = el.tag.lower()
+    style = el.get("style") or ""
+    decls = css_declarations(style) if style else []
+    hidden = frame.hidden or bool(_HIDDEN.search(style)) or el.get("hidden") is not None
+    quoted = frame.quoted or _is_quote_container(el)
+    _styles(el, tag, decls, walk)
+    if tag in ACTIVE_TAGS and not (tag == "input" and el.get("type", "").lower() == "hidden"):
+        walk.active.append(f"<{tag}>")
+    _check_urls(el, tag, walk)
+    link, opened = frame.link, -1
+    if tag == "a" and el.get("href") is not None:
+        # The anchor's text is read off the rendered buffer when the walk leaves it: linear
+        # even for 50,000 nested anchors, where text_content() per anchor is quadratic.
+        walk.links.append(
+            _LinkDraft(el.get("href", "").strip(), quoted, hidden, walk.lengths[False],
+                       walk.lengths[quoted], context=_shallow_text(el.getparent()))
+        )  # fmt: skip
+        link = opened = len(walk.links) - 1
+    if tag in ("img", "image") or (tag == "input" and el.get("type", "").lower() == "image"):
+        src = (el.get("src") or el.get("href") or el.get("xlink:href") or "").strip()
+        width = parse_length(el.get("width")) or _style_length(decls, "width")
+        height = parse_length(el.get("height")) or _style_length(decls, "height")
+        enclosing = walk.links[link] if link >= 0 else None
+        walk.images.append(
+            _ImageDraft(src, "img", walk.lengths[False], el.get("alt"), width, height, hidden,
+                        quoted, enclosing.url if enclosing else None)
+        )  # fmt: skip
+        if enclosing:
+            enclosing.images.append(src)
+    skip = frame.skip or tag in SKIP_TEXT_TAGS
+    is_block = tag in BLOCK_TAGS
+    if is_block and not skip:
+        walk.block_edge(quoted)
+    if tag == "br" and not skip:
+        walk.emit("\n", quoted)
+    stack.append(_Frame(el, quoted, hidden, frame.skip, link, frame.depth, True, is_block, opened))
+    for child in reversed(el):
+        stack.append(_Frame(child, quoted, hidden, skip, link, frame.depth + 1))
+    if el.text and not skip:
+        walk.text(el.text, quoted)
 
 
 def scan_html(source: str, part: int = 0) -> HtmlScan:
@@ -208,99 +325,25 @@ def scan_html(source: str, part: int = 0) -> HtmlScan:
     if root is None:
         return HtmlScan(incomplete=incomplete)
     walk = _Walk(part)
-    # (element, quoted, hidden, skip_text, link index or -1, depth); None marks "emit tail".
-    stack: list[tuple[object, bool, bool, bool, int, int]] = [(root, False, False, False, -1, 1)]
+    stack = [_Frame(root, False, False, False, -1, 1)]
     while stack:
-        item, quoted, hidden, skip, link, depth = stack.pop()
-        if isinstance(item, tuple):  # closing marker: (element, is_block, link it opened)
-            el, is_block, opened = item
-            if opened >= 0:
-                walk.links[opened][1]["end"] = walk.quoted_len if quoted else walk.new_len
-            if is_block and not skip and not walk.at_line_start(quoted):
-                walk.emit("\n", quoted)
-            if el.tail and not skip:
-                walk.text(el.tail, quoted)
+        frame = stack.pop()
+        el = frame.el
+        if frame.closing:
+            if frame.opened >= 0:
+                walk.links[frame.opened].end = walk.lengths[frame.quoted]
+            if frame.is_block and not frame.skip:
+                walk.block_edge(frame.quoted)
+        elif isinstance(el.tag, str):
+            _enter(frame, walk, stack)
             continue
-        el = item
-        if not isinstance(el.tag, str):  # comment or processing instruction: only its tail
-            if el.tail and not skip:
-                walk.text(el.tail, quoted)
-            continue
-        walk.elements += 1
-        walk.depth = max(walk.depth, depth)
-        tag = el.tag.lower()
-        style = el.get("style") or ""
-        decls = css_declarations(style) if style else []
-        hidden = hidden or bool(_HIDDEN.search(style)) or el.get("hidden") is not None
-        quoted = quoted or _is_quote_container(el)
-        for prop, value in decls:
-            walk.styles.append(StyleDecl(prop, value, tag))
-            if prop == "text-align" and value.lower().split()[0] not in ("left", "start", "inherit"):
-                walk.alignments.append(f"<{tag} style=\"text-align:{value}\">")
-            for url in _CSS_URL.findall(value):
-                walk.images.append((walk.new_len, {"src": url[1], "kind": "css", "alt": None}))
-        align = (el.get("align") or "").lower()
-        if align and align not in ("left", "start") and tag not in ("img",):
-            walk.alignments.append(f'<{tag} align="{align}">')
-        if tag == "center":
-            walk.alignments.append("<center>")
-        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            walk.headings.append(tag)
-        if tag == "font":
-            for attr in ("face", "color", "size"):
-                if el.get(attr):
-                    walk.styles.append(StyleDecl(f"font-{attr}", el.get(attr, ""), "font-tag"))
-        if tag == "style":
-            for prop, value in css_declarations(el.text_content()):
-                walk.styles.append(StyleDecl(prop, value, "style-block"))
-                if prop == "text-align" and value.lower() not in ("left", "start"):
-                    walk.alignments.append(f"<style> text-align:{value}")
-            for url in _CSS_URL.findall(el.text_content()):
-                walk.images.append((walk.new_len, {"src": url[1], "kind": "css", "alt": None}))
-        if tag in ACTIVE_TAGS and not (tag == "input" and el.get("type", "").lower() == "hidden"):
-            walk.active.append(f"<{tag}>")
-        _check_urls(el, tag, walk)
-        if el.get("background"):
-            walk.images.append(
-                (walk.new_len, {"src": el.get("background"), "kind": "background", "alt": None})
-            )
-        opened = -1
-        if tag == "a" and el.get("href") is not None:
-            # Text and images are read off the rendered buffer when the walk leaves the
-            # anchor: linear even for 50,000 nested anchors (text_content() is quadratic).
-            start = walk.quoted_len if quoted else walk.new_len
-            walk.links.append(
-                (walk.new_len, {"url": el.get("href", "").strip(), "quoted": quoted,
-                                "hidden": hidden, "start": start, "end": start, "images": [],
-                                "context": _shallow_text(el.getparent())})
-            )  # fmt: skip
-            link = opened = len(walk.links) - 1
-        if tag in ("img", "image") or (tag == "input" and el.get("type", "").lower() == "image"):
-            src = (el.get("src") or el.get("href") or el.get("xlink:href") or "").strip()
-            walk.images.append(
-                (walk.new_len, {"src": src, "alt": el.get("alt"), "kind": "img",
-                 "width": parse_length(el.get("width")) or _style_length(decls, "width"),
-                 "height": parse_length(el.get("height")) or _style_length(decls, "height"),
-                 "hidden": hidden, "quoted": quoted,
-                 "link": walk.links[link][1]["url"] if link >= 0 else None})
-            )  # fmt: skip
-            if link >= 0:
-                walk.links[link][1]["images"].append(src)  # type: ignore[union-attr]
-        skip_here = skip or tag in SKIP_TEXT_TAGS
-        is_block = tag in BLOCK_TAGS
-        if is_block and not skip_here and not walk.at_line_start(quoted):
-            walk.emit("\n", quoted)
-        if tag == "br" and not skip_here:
-            walk.emit("\n", quoted)
-        stack.append(((el, is_block, opened), quoted, hidden, skip, link, depth))  # type: ignore[arg-type]
-        for child in reversed(el):
-            stack.append((child, quoted, hidden, skip_here, link, depth + 1))
-        if el.text and not skip_here:
-            walk.text(el.text, quoted)
+        # After an element (or a comment or processing instruction): the text that follows.
+        if el.tail and not frame.skip:
+            walk.text(el.tail, frame.quoted)
     return _finish(walk, incomplete)
 
 
-def _shallow_text(el: lxml.html.HtmlElement | None) -> str:
+def _shallow_text(el: Any) -> str:
     """The element's own text and its children's text and tails, one level deep, short."""
     if el is None:
         return ""
@@ -312,45 +355,39 @@ def _shallow_text(el: lxml.html.HtmlElement | None) -> str:
 
 
 def _finish(walk: _Walk, incomplete: str) -> HtmlScan:
-    rendered = "".join(walk.new)
-    quoted_rendered = "".join(walk.quoted)
+    rendered = "".join(walk.buffers[False])
+    quoted_rendered = "".join(walk.buffers[True])
     lines = rendered.split("\n")
     start_line = quote_start(lines)
     quote_offset = sum(len(ln) + 1 for ln in lines[:start_line])
-    new_text = "\n".join(lines[:start_line])
-    quoted_text = "\n".join(lines[start_line:]) + "\n" + "".join(walk.quoted)
-    everything = rendered + "\n" + "".join(walk.quoted)
-    runs = re.findall(r"\n(?:[ \t\u00a0]*\n)*", everything)
-    max_breaks = max((run.count("\n") for run in runs), default=0)
+    runs = re.findall(r"\n(?:[ \t\u00a0]*\n)*", rendered + "\n" + quoted_rendered)
     links = tuple(
         Link(
-            url=str(f["url"]),
+            url=d.url,
             text=normalize_space(
-                (quoted_rendered if f["quoted"] else rendered)[
-                    f["start"] : min(f["end"], f["start"] + 300)  # type: ignore[misc]
-                ]
+                (quoted_rendered if d.quoted else rendered)[d.start : min(d.end, d.start + 300)]
             ),
-            quoted=bool(f["quoted"]) or off >= quote_offset,
-            hidden=bool(f["hidden"]),
-            images=tuple(f["images"]),  # type: ignore[arg-type]
+            quoted=d.quoted or d.offset >= quote_offset,
+            hidden=d.hidden,
+            images=tuple(d.images),
             part=walk.part,
-            context=str(f["context"]),
+            context=d.context,
         )
-        for off, f in walk.links
+        for d in walk.links
     )
     images = tuple(
         Image(
-            src=str(f["src"]).strip(),
-            alt=f.get("alt"),  # type: ignore[arg-type]
-            width=f.get("width"),  # type: ignore[arg-type]
-            height=f.get("height"),  # type: ignore[arg-type]
-            hidden=bool(f.get("hidden", False)),
-            quoted=bool(f.get("quoted", False)) or off >= quote_offset,
-            link=f.get("link"),  # type: ignore[arg-type]
-            kind=str(f.get("kind", "img")),
+            src=d.src.strip(),
+            alt=d.alt,
+            width=d.width,
+            height=d.height,
+            hidden=d.hidden,
+            quoted=d.quoted or d.offset >= quote_offset,
+            link=d.link,
+            kind=d.kind,
             part=walk.part,
         )
-        for off, f in walk.images
+        for d in walk.images
     )
     return HtmlScan(
         links=links,
@@ -358,9 +395,9 @@ def _finish(walk: _Walk, incomplete: str) -> HtmlScan:
         active=tuple(dict.fromkeys(walk.active)),
         styles=tuple(walk.styles),
         alignments=tuple(dict.fromkeys(walk.alignments)),
-        max_breaks=max_breaks,
-        new_text=_tidy(new_text),
-        quoted_text=_tidy(quoted_text),
+        max_breaks=max((run.count("\n") for run in runs), default=0),
+        new_text=_tidy("\n".join(lines[:start_line])),
+        quoted_text=_tidy("\n".join(lines[start_line:]) + "\n" + quoted_rendered),
         elements=walk.elements,
         depth=walk.depth,
         incomplete=incomplete,

@@ -96,7 +96,7 @@ async def _send(writer: asyncio.StreamWriter, obj: object) -> None:
 
 async def _receive(reader: asyncio.StreamReader) -> object:
     (size,) = _FRAME.unpack(await reader.readexactly(_FRAME.size))
-    return pickle.loads(await reader.readexactly(size))  # noqa: S301 -- our own child process
+    return pickle.loads(await reader.readexactly(size))
 
 
 class _Worker:
@@ -114,7 +114,8 @@ class _Worker:
         return cls(proc)
 
     async def call(self, request: tuple[object, ...]) -> object:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         await _send(self.proc.stdin, request)
         return await _receive(self.proc.stdout)
 

@@ -65,7 +65,7 @@ _writer: _LineQueue | None = None
 
 def configure_logging(config: LogConfig, stream: TextIO | None = None) -> None:
     """Set up structlog once for this process (call again to reconfigure)."""
-    global _writer  # noqa: PLW0603 -- the process has one log sink, like stderr itself
+    global _writer
     if config.file:
         try:
             target: TextIO = open(config.file, "a", encoding="utf-8")  # noqa: SIM115

@@ -252,7 +252,9 @@ def _model(msg: EmailMessage, raw: bytes, envelope: Envelope, structure: Structu
             else:
                 split = split_quoted(text)
                 parts.append(TextPart(index, "plain", charset, split.new, split.quoted))
-                links += [Link(u, u, False, source="text", part=index) for u in find_urls(split.new)]
+                links += [
+                    Link(u, u, False, source="text", part=index) for u in find_urls(split.new)
+                ]
                 links += [
                     Link(u, u, True, source="text", part=index) for u in find_urls(split.quoted)
                 ]

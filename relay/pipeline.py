@@ -19,7 +19,12 @@ from relay.errors import StoreError, UpstreamError, UpstreamPermanent
 from relay.inspect import InspectSettings
 from relay.message import Envelope
 from relay.policy.engine import Evaluation
-from relay.policy.envelope import recipient_hit, recipient_not_marketplace, sender_hit, sender_not_approved
+from relay.policy.envelope import (
+    recipient_hit,
+    recipient_not_marketplace,
+    sender_hit,
+    sender_not_approved,
+)
 from relay.policy.model import Action, Finding, Hit
 from relay.quarantine import HeldMessage
 from relay.state import StateStore
@@ -170,15 +175,28 @@ class Pipeline:
             upstream = await self.forwarder.forward(sub.envelope, data)
         except UpstreamError as exc:
             kind = "bounce" if isinstance(exc, UpstreamPermanent) else "defer"
-            return Outcome(exc.code, reply(exc.code, exc.enhanced, [exc.text]), kind, upstream=exc.upstream)
-        done = "delivered after removing: " + ", ".join(ev.verdict.stripped) if ev.verdict.stripped else "delivered"
-        return Outcome(250, reply(250, "2.0.0", [f"Ok: {done}; upstream: {upstream}"]), str(action), upstream=upstream)
+            return Outcome(
+                exc.code, reply(exc.code, exc.enhanced, [exc.text]), kind, upstream=exc.upstream
+            )
+        done = (
+            "delivered after removing: " + ", ".join(ev.verdict.stripped)
+            if ev.verdict.stripped
+            else "delivered"
+        )
+        return Outcome(
+            250,
+            reply(250, "2.0.0", [f"Ok: {done}; upstream: {upstream}"]),
+            str(action),
+            upstream=upstream,
+        )
 
     async def _hold(self, sub: Submission, ev: Evaluation) -> Outcome:
         try:
             entry_id = await self.quarantine.hold(HeldMessage(sub.envelope, sub.data, sub.peer, ev))
         except StoreError as exc:
-            text = reply(451, "4.3.0", ["Could not store the message safely; please try again later"])
+            text = reply(
+                451, "4.3.0", ["Could not store the message safely; please try again later"]
+            )
             return Outcome(451, text, "defer", upstream=str(exc))
         lines = [f"Ok: held in quarantine as {entry_id} for review by the seller's team"]
         lines += _reason_lines(ev.verdict.deciding())

@@ -77,7 +77,10 @@ class QuarantineStore:
             "relay_version": __version__,
             "arrived": now_iso(),
             "peer": held.peer,
-            "envelope": {"mail_from": held.envelope.mail_from, "rcpt_to": list(held.envelope.rcpt_tos)},
+            "envelope": {
+                "mail_from": held.envelope.mail_from,
+                "rcpt_to": list(held.envelope.rcpt_tos),
+            },
             "message_id": ev.facts.message_id,
             "subject": ev.facts.subject,
             "size": len(held.data),

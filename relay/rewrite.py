@@ -17,6 +17,7 @@ import email.policy
 import re
 from collections.abc import Callable
 from email.message import EmailMessage
+from typing import Any
 
 import lxml.etree
 import lxml.html
@@ -141,17 +142,17 @@ class Editor:
 
     def remove_parts(self, keep: Callable[[EmailMessage], bool]) -> int:
         """Remove leaf parts for which `keep` is false; returns how many went."""
-        removed, stack = 0, [self.message]
+        removed = 0
+        stack: list[Any] = [self.message]
         while stack:
             part = stack.pop()
             if not part.is_multipart() or part.get_content_type().startswith("message/"):
                 continue
             children = part.get_payload()
-            assert isinstance(children, list)
             kept = [c for c in children if c.is_multipart() or keep(c)]
             removed += len(children) - len(kept)
-            part.set_payload(kept)  # type: ignore[arg-type]
-            stack.extend(kept)  # type: ignore[arg-type]
+            part.set_payload(kept)
+            stack.extend(kept)
         self.body_changed = self.body_changed or removed > 0
         return removed
 
@@ -203,5 +204,3 @@ def _set_text(part: EmailMessage, text: str, subtype: str, top: bool) -> None:
         part["Content-Disposition"] = str(disposition)
     if content_id is not None:
         part["Content-ID"] = str(content_id)
-
-

@@ -33,7 +33,7 @@ class Relay:
     forwarder: Forwarder | None = None
     state: StateStore | None = None
     pipeline: Pipeline | None = None
-    server: asyncio.AbstractServer | None = None
+    server: asyncio.Server | None = None
     settings: InspectSettings | None = None
     log: Any = field(default_factory=lambda: structlog.get_logger("bsm-relay"))
 
@@ -52,7 +52,9 @@ class Relay:
         self.forwarder = self.forwarder or build_forwarder(cfg, self.resolver)
         self.state = self.state or open_state(cfg.state_url)
         quarantine = QuarantineStore(cfg.quarantine_dir)
-        self.pipeline = Pipeline(settings, self.inspector, self.forwarder, quarantine, self.state, self.log)
+        self.pipeline = Pipeline(
+            settings, self.inspector, self.forwarder, quarantine, self.state, self.log
+        )
         handler = RelayHandler(self.pipeline, cfg.server.max_recipients)
         loop = asyncio.get_running_loop()
 

@@ -12,7 +12,8 @@ import secrets
 from typing import Any
 
 import structlog
-from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from relay import __version__
 from relay.message import Envelope
@@ -29,7 +30,7 @@ _REWORD = {
 }
 
 
-class RelaySMTP(SMTP):  # type: ignore[misc]
+class RelaySMTP(SMTP):
     """aiosmtpd's SMTP protocol with the relay's wording for its built-in replies."""
 
     def __init__(self, handler: Any, **kwargs: Any) -> None:
@@ -43,8 +44,8 @@ class RelaySMTP(SMTP):  # type: ignore[misc]
 
 
 def peer_text(session: Session) -> str:
-    peer = session.peer
-    if isinstance(peer, tuple) and len(peer) >= 2:
+    peer: Any = session.peer
+    if isinstance(peer, (tuple, list)) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return str(peer)
 

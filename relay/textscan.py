@@ -30,7 +30,7 @@ _ATTRIBUTION = re.compile(
       | op\s.{4,200}\b(?:schreef|heeft\s.{0,80}geschreven)\b.{0,120}:   # nl
       | le\s.{4,200}\ba\s+[ée]crit\s*:?                       # fr: Le <date>, <name> a écrit :
       | el\s.{4,200}\bescribi[oó]\s*:?                        # es: El <date>, <name> escribió:
-      | il\s+giorno\s.{4,200}\bha\s+scritto\s*:?              # it: Il giorno <date> <name> ha scritto:
+      | il\s+giorno\s.{4,200}\bha\s+scritto\s*:?              # it: Il giorno <date> ...
       | .{0,200}\bha\s+scritto\s*:                            # it, other clients
     )\s*$"""
 )
@@ -89,7 +89,8 @@ def split_quoted(text: str) -> SplitText:
     """Separate the sender's new text from the quoted history below or inside it."""
     lines = text.splitlines()
     start = quote_start(lines)
-    new_lines, quoted_lines = [], lines[start:]
+    new_lines: list[str] = []
+    quoted_lines = lines[start:]
     for line in lines[:start]:
         (quoted_lines if line.lstrip().startswith(">") else new_lines).append(line)
     return SplitText("\n".join(new_lines).strip("\n"), "\n".join(quoted_lines).strip("\n"))

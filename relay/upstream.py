@@ -51,12 +51,16 @@ def response_error(code: int, text: str, where: str) -> UpstreamError:
     m = _ENHANCED.match(text)
     if 400 <= code < 500:
         enhanced = m.group(1) if m and m.group(1).startswith("4.") else "4.3.0"
-        return UpstreamTemporary(451, enhanced, f"upstream {where} deferred: {code} {text}", f"{code} {text}")
+        return UpstreamTemporary(
+            451, enhanced, f"upstream {where} deferred: {code} {text}", f"{code} {text}"
+        )
     if 500 <= code < 600:
         enhanced = m.group(1) if m and m.group(1).startswith("5.") else "5.0.0"
-        shown = text[len(m.group(1)):].strip() if m else text
+        shown = text[len(m.group(1)) :].strip() if m else text
         return UpstreamPermanent(code, enhanced, shown, f"{code} {text}")
-    return UpstreamTemporary(451, "4.5.0", f"upstream {where} gave an unexpected reply: {code}", f"{code} {text}")
+    return UpstreamTemporary(
+        451, "4.5.0", f"upstream {where} gave an unexpected reply: {code}", f"{code} {text}"
+    )
 
 
 def _tls_context(opts: SmtpOptions) -> ssl.SSLContext:
@@ -73,9 +77,8 @@ def _mail_options(envelope: Envelope, client: aiosmtplib.SMTP) -> list[str]:
     options = []
     for opt in envelope.mail_options:
         upper = opt.upper()
-        if upper == "BODY=8BITMIME" and client.supports_extension("8bitmime"):
-            options.append(upper)
-        elif upper == "SMTPUTF8":
+        eight_bit = upper == "BODY=8BITMIME" and client.supports_extension("8bitmime")
+        if eight_bit or upper == "SMTPUTF8":
             options.append(upper)
     return options
 
@@ -96,6 +99,8 @@ async def deliver_smtp(
     )
     try:
         await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()  # the extensions decide which MAIL parameters go on
         errors, reply = await client.sendmail(
             envelope.mail_from,  # "" is sent as MAIL FROM:<>
             list(envelope.rcpt_tos),
@@ -116,7 +121,9 @@ async def deliver_smtp(
     except aiosmtplib.SMTPTimeoutError as exc:
         raise UpstreamTemporary(451, "4.4.2", f"upstream {where} timed out") from exc
     except ssl.SSLError as exc:
-        raise UpstreamTemporary(451, "4.7.5", f"TLS with upstream {where} failed: {exc.reason}") from exc
+        raise UpstreamTemporary(
+            451, "4.7.5", f"TLS with upstream {where} failed: {exc.reason}"
+        ) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise UpstreamTemporary(451, "4.4.1", f"upstream {where} unavailable: {exc}"[:200]) from exc
     finally:
@@ -161,7 +168,9 @@ class Resolver(Protocol):
 class MxForwarder:
     """Delivery to the recipient domain's MX hosts (A record fallback), cached by TTL."""
 
-    def __init__(self, resolver: Resolver, port: int, opts: SmtpOptions, cache_seconds: int) -> None:
+    def __init__(
+        self, resolver: Resolver, port: int, opts: SmtpOptions, cache_seconds: int
+    ) -> None:
         self.resolver, self.port, self.opts = resolver, port, opts
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, list[str]]] = {}
@@ -181,7 +190,9 @@ class MxForwarder:
         except dns.resolver.NXDOMAIN as exc:
             raise UpstreamPermanent(550, "5.1.2", f"domain {domain} does not exist") from exc
         except dns.exception.DNSException as exc:
-            raise UpstreamTemporary(451, "4.4.3", f"DNS lookup for {domain} failed: {exc}"[:200]) from exc
+            raise UpstreamTemporary(
+                451, "4.4.3", f"DNS lookup for {domain} failed: {exc}"[:200]
+            ) from exc
         if hosts == [""]:
             raise UpstreamPermanent(556, "5.1.10", f"domain {domain} accepts no mail (null MX)")
         self._cache[domain] = (time.monotonic() + max(ttl, 1), hosts)

@@ -11,6 +11,7 @@ from relay.policy.model import Action, Hit, rule
 
 @rule(
     id="uninspectable",
+    reads_content=False,
     guideline="Nothing reaches a buyer unseen: what cannot be checked is held for a person",
     default=Action.QUARANTINE,
     example="MIME nested 1,000 levels deep; a message over the time budget",
@@ -18,7 +19,9 @@ from relay.policy.model import Action, Hit, rule
 def uninspectable(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """The message could not be fully inspected (limits, parser failure, time budget)."""
     if msg.problem:
-        yield Hit(msg.problem[:200], f"simplify the message so it can be checked ({msg.problem[:80]})")
+        yield Hit(
+            msg.problem[:200], f"simplify the message so it can be checked ({msg.problem[:80]})"
+        )
 
 
 @rule(

@@ -48,7 +48,9 @@ def drop_images(root: lxml.html.HtmlElement, srcs: set[str]) -> bool:
             changed = True
         style = el.get("style")
         if style and any(s in style for s in srcs):
-            kept = [f"{p}: {v}" for p, v in css_declarations(style) if not any(s in v for s in srcs)]
+            kept = [
+                f"{p}: {v}" for p, v in css_declarations(style) if not any(s in v for s in srcs)
+            ]
             el.set("style", "; ".join(kept))
             changed = True
         if el.tag == "link" and (el.get("href") or "").strip() in srcs:
@@ -180,13 +182,17 @@ def _body_addresses(msg: Message) -> list[str]:
 
 def fix_email_address(editor: Editor, msg: Message, ctx: PolicyContext) -> None:
     addresses = _body_addresses(msg)
-    pattern = re.compile("|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True)), re.I)
+    pattern = re.compile(
+        "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True)), re.I
+    )
 
     def text(body: str) -> str:
         lines = body.splitlines()
         end = quote_start(lines)
         return "\n".join(
-            pattern.sub(EMAIL_PLACEHOLDER, ln) if i < end and not ln.lstrip().startswith(">") else ln
+            pattern.sub(EMAIL_PLACEHOLDER, ln)
+            if i < end and not ln.lstrip().startswith(">")
+            else ln
             for i, ln in enumerate(lines)
         )
 

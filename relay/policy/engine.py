@@ -100,9 +100,13 @@ def evaluate(
     """Inspect one message: the verdict, the bytes to forward, and the facts to log."""
     rules = RULES
     msg = parse_message(raw, envelope, limits)
+    if msg.problem:  # nothing but the envelope can be judged; the message is held
+        return _result(
+            run_rules(msg, ctx, [r for r in rules if not r.reads_content]), None, msg, msg, ()
+        )
     findings = run_rules(msg, ctx, rules)
     fixers = _strip_rules(findings)
-    if not fixers or msg.problem:
+    if not fixers:
         return _result(findings, None, msg, msg, ())
     try:
         fixed = apply_fixes(raw, msg, ctx, fixers)

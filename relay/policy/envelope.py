@@ -61,6 +61,7 @@ def sender_hit(address: str, ctx: PolicyContext) -> Hit | None:
 
 @rule(
     id="recipient_not_marketplace",
+    reads_content=False,
     guideline=GUIDE_BSM,
     default=Action.REJECT,
     stage=Stage.ENVELOPE,
@@ -76,6 +77,7 @@ def recipient_not_marketplace(msg: Message, ctx: PolicyContext) -> Iterator[Hit]
 
 @rule(
     id="recipient_domain_unknown",
+    reads_content=False,
     guideline=GUIDE_BSM + "; only Amazon's marketplaces have relay domains",
     default=Action.QUARANTINE,
     example="RCPT TO:<k2m8x0qvd7s4nw1@marketplace.amazon.at>",
@@ -85,11 +87,14 @@ def recipient_domain_unknown(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     for rcpt in msg.envelope.rcpt_tos:
         tld = marketplace_tld(rcpt)
         if tld is not None and tld not in ctx.marketplace_tlds:
-            yield Hit(rcpt, f"marketplace.amazon.{tld} is not an Amazon marketplace; check the address")
+            yield Hit(
+                rcpt, f"marketplace.amazon.{tld} is not an Amazon marketplace; check the address"
+            )
 
 
 @rule(
     id="sender_not_approved",
+    reads_content=False,
     guideline="Amazon accepts mail only from the seller's registered (approved) addresses",
     default=Action.REJECT,
     stage=Stage.ENVELOPE,
@@ -109,6 +114,7 @@ def sender_not_approved(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
 
 @rule(
     id="multiple_buyers",
+    reads_content=False,
     guideline="Each message answers one buyer; no bulk or copied messages",
     default=Action.REJECT,
     example="To: buyer1@marketplace.amazon.de, buyer2@marketplace.amazon.de",
@@ -116,8 +122,6 @@ def sender_not_approved(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
 def multiple_buyers(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """More than one buyer address in one message (To, Cc, Bcc or RCPT TO)."""
     addresses = [*msg.envelope.rcpt_tos, *(a.addr for a in (*msg.to, *msg.cc, *msg.bcc))]
-    buyers = dict.fromkeys(
-        buyer_identity(a) for a in addresses if marketplace_tld(a) is not None
-    )
+    buyers = dict.fromkeys(buyer_identity(a) for a in addresses if marketplace_tld(a) is not None)
     if len(buyers) > 1:
         yield Hit(", ".join(buyers), "write to one buyer per message; send each buyer their own")

@@ -41,9 +41,8 @@ def _bulk_fields(msg: Message) -> list[tuple[str, str]]:
     found = []
     for name, value in msg.headers:
         low = name.lower()
-        if low.startswith(BULK_PREFIXES):
-            found.append((name, value))
-        elif low == "precedence" and value.strip().lower() in BULK_PRECEDENCE:
+        bulk_precedence = low == "precedence" and value.strip().lower() in BULK_PRECEDENCE
+        if low.startswith(BULK_PREFIXES) or bulk_precedence:
             found.append((name, value))
     return found
 

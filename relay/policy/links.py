@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from urllib.parse import unquote, urlsplit
@@ -14,11 +15,13 @@ AMAZON_TLDS = (
 AMAZON_EXTRA = ("amzn.to", "amzn.eu", "amzn.asia", "a.co", "media-amazon.com",
                 "ssl-images-amazon.com", "images-amazon.com")  # fmt: skip
 SHORTENERS = frozenset(
-    "bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly rebrand.ly cutt.ly t.ly "
-    "shorturl.at tiny.cc rb.gy s.id bl.ink short.io lnkd.in db.tt qr.ae adf.ly bit.do "
-    "soo.gd clck.ru v.gd x.co tr.im urlz.fr shorte.st ouo.io tiny.one gg.gg 2u.pw u.to "
-    "shrtco.de linktr.ee trib.al dlvr.it fb.me wp.me youtu.be spoti.fi po.st su.pr "
-    "mcaf.ee ift.tt zpr.io hubs.ly hubs.la sendgrid.net".split()
+    (
+        "bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly rebrand.ly cutt.ly t.ly "
+        "shorturl.at tiny.cc rb.gy s.id bl.ink short.io lnkd.in db.tt qr.ae adf.ly bit.do soo.gd "
+        "clck.ru v.gd x.co tr.im urlz.fr shorte.st ouo.io tiny.one gg.gg 2u.pw u.to shrtco.de "
+        "linktr.ee trib.al dlvr.it fb.me wp.me youtu.be spoti.fi po.st su.pr mcaf.ee ift.tt zpr.io "
+        "hubs.ly hubs.la sendgrid.net"
+    ).split()
 )
 TRACKER_HOSTS = (
     "mailtrack.io", "mailtrack", "list-manage.com", "mandrillapp.com", "sendgrid.net",
@@ -43,10 +46,12 @@ def host_of(url: str) -> str:
     except ValueError:
         return ""
     host = unquote(host).rstrip(".").lower()
-    try:
-        host = host.encode("ascii").decode("idna") if host.startswith("xn--") or ".xn--" in host else host
-    except UnicodeError:
-        pass
+    with contextlib.suppress(UnicodeError):
+        host = (
+            host.encode("ascii").decode("idna")
+            if host.startswith("xn--") or ".xn--" in host
+            else host
+        )
     return host
 
 

@@ -94,6 +94,7 @@ class Rule:
     check: Check = field(repr=False)
     fix: Fix | None = field(default=None, repr=False)
     example: str = ""
+    reads_content: bool = True  # False: only the envelope (runs even on unparseable mail)
 
     def __call__(self, msg: Message, ctx: PolicyContext) -> list[Hit]:
         return list(self.check(msg, ctx))
@@ -106,12 +107,13 @@ class Rule:
 
 def rule(
     *,
-    id: str,  # noqa: A002 -- the stable rule id from POLICY.md
+    id: str,
     guideline: str,
     default: Action,
     stage: Stage = Stage.CONTENT,
     fix: Fix | None = None,
     example: str = "",
+    reads_content: bool = True,
 ) -> Callable[[Check], Rule]:
     """Declare a rule from its check function; the docstring's first line is its summary."""
 
@@ -119,7 +121,7 @@ def rule(
         summary = (check.__doc__ or "").strip().splitlines()[0] if check.__doc__ else ""
         if not summary:
             raise TypeError(f"rule {id} needs a one-line docstring")
-        return Rule(id, summary, guideline, default, stage, check, fix, example)
+        return Rule(id, summary, guideline, default, stage, check, fix, example, reads_content)
 
     return declare
 

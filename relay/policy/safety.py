@@ -12,7 +12,9 @@ from relay.policy.context import PolicyContext
 from relay.policy.model import Action, Hit, rule
 from relay.rewrite import Editor, remove, unwrap
 
-GUIDE_ATTACH = "Attachments only where needed to resolve the buyer's issue (labels, invoices, designs)"
+GUIDE_ATTACH = (
+    "Attachments only where needed to resolve the buyer's issue (labels, invoices, designs)"
+)
 
 _REMOVE_TAGS = ("script", "iframe", "frame", "frameset", "object", "embed", "applet", "portal",
                 "base", "input", "button", "select", "textarea", "noscript")  # fmt: skip

@@ -61,7 +61,7 @@ def parse_policy(doc: Mapping[str, Any]) -> PolicySettings:
         if declared is None:
             raise ValueError(f"rules.{rule_id}: unknown rule id (see `bsm-relay rules`)")
         if not isinstance(table, dict) or set(table) - {"action"}:
-            raise ValueError(f"rules.{rule_id}: only `action = \"...\"` may be set")
+            raise ValueError(f'rules.{rule_id}: only `action = "..."` may be set')
         value = table.get("action")
         allowed = [str(a) for a in declared.allowed_actions]
         if value not in allowed:

@@ -23,9 +23,7 @@ _EMOJI_CORE = (
     r"(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F|[0-9#*]\uFE0F?\u20E3"
     r"|[\u263A\u2639\u2665\u2764\u270C\u2600\u2601\u2714\u2708\u260E\u2744\u270D])"
 )
-EMOJI = regex.compile(
-    rf"{_EMOJI_CORE}(?:[\uFE0F\U0001F3FB-\U0001F3FF]|\u200D{_EMOJI_CORE})*"
-)
+EMOJI = regex.compile(rf"{_EMOJI_CORE}(?:[\uFE0F\U0001F3FB-\U0001F3FF]|\u200D{_EMOJI_CORE})*")
 EMOTICON = regex.compile(
     r"(?<![\w:;=])(?:[:;=]['\-^o]?[)(\]\[DPpOo3|*]{1,3}|\^[_.]?\^|<3|xD|XD|:'\()(?![\w)(])"
 )
@@ -48,7 +46,8 @@ def _strip_emoji_html(root: lxml.html.HtmlElement) -> bool:
         if not isinstance(el.tag, str):
             continue
         if el.tag == "img" and (
-            "emoji" in (el.get("class") or "") or (el.get("alt") and EMOJI.fullmatch(el.get("alt", "")))
+            "emoji" in (el.get("class") or "")
+            or (el.get("alt") and EMOJI.fullmatch(el.get("alt", "")))
         ):
             remove(el)  # clients such as Gmail send emoji as little images
             changed = True
