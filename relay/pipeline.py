@@ -31,6 +31,8 @@ from relay.state import StateStore
 from relay.upstream import Forwarder
 
 MAX_REPLY_LINE = 400
+_TRANSLIT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe",
+                           "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "€": "EUR"})  # fmt: skip
 
 
 class Inspector(Protocol):
@@ -61,6 +63,7 @@ class Outcome:
 
 def ascii_text(text: str) -> str:
     """Reply text safe on any SMTP connection: ASCII, no control characters."""
+    text = text.translate(_TRANSLIT)
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return "".join(c if " " <= c <= "~" else " " for c in folded)
 

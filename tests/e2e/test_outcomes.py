@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from client import send
 from conftest import Sink, make_config
 from mail import BUYER, BUYER2, ORDER, SELLER, build, html_reply
-
-pytestmark = pytest.mark.asyncio
 
 
 async def test_compliant_reply_is_delivered_byte_for_byte(
