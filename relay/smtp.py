@@ -56,6 +56,15 @@ class RelayHandler:
         self.max_recipients = max_recipients
         self.log = structlog.get_logger("bsm-relay")
 
+    async def handle_EHLO(
+        self, server: RelaySMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:  # fmt: skip
+        """aiosmtpd's extensions, plus PIPELINING (its reader handles pipelined commands in
+        order) and ENHANCEDSTATUSCODES (every reply of the relay carries one)."""
+        session.host_name = hostname
+        return [responses[0], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", *responses[1:]]
+
     async def handle_MAIL(
         self, server: RelaySMTP, session: Session, envelope: SmtpEnvelope, address: str,
         mail_options: list[str],

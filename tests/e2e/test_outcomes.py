@@ -187,3 +187,26 @@ async def test_time_budget_overrun_is_quarantined(tmp_path: Path, sink: Sink, st
     assert "quarantine" in first.text
     assert relay.inspector.killed == 1
     assert sink.messages == []
+
+
+class BrokenInspector:
+    """An inspector that fails in a way the relay did not foresee."""
+
+    def update(self, settings: object) -> None:
+        return None
+
+    async def inspect(self, raw: bytes, envelope: object) -> object:
+        raise RuntimeError("unforeseen failure")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_internal_error_is_a_controlled_451(tmp_path: Path, sink: Sink, start_relay) -> None:
+    """An unexpected exception becomes 451 4.3.0 on the wire (no traceback); the session goes on."""
+    relay = await start_relay(make_config(tmp_path, sink.port), inspector=BrokenInspector())
+    reply = await send(relay.port, SELLER, [BUYER], build())
+    assert reply.code == 451
+    assert reply.text == "4.3.0 Internal error in the relay; please try again later"
+    assert "Traceback" not in reply.text
+    assert sink.messages == []

@@ -1,0 +1,137 @@
+"""Upstream modes over real sockets: STARTTLS to a smarthost, MX lookup with an injected resolver."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.resolver
+import trustme
+from client import send
+from conftest import Sink, make_config
+from mail import BUYER, SELLER, build
+
+
+def tls_sink(ca: trustme.CA) -> Sink:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "sink.localdomain").configure_cert(ctx)
+    return Sink(tls_context=ctx)
+
+
+async def test_starttls_required_and_verified(tmp_path: Path, start_relay) -> None:
+    """With starttls=required and a trusted CA the message travels over TLS."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    sink = tls_sink(ca)
+    await sink.start()
+    try:
+        cfg = make_config(tmp_path, sink.port, upstream={"starttls": "required", "tls_verify": True,
+                                                        "tls_ca_file": str(ca_file)})  # fmt: skip
+        relay = await start_relay(cfg)
+        reply = await send(relay.port, SELLER, [BUYER], build())
+        assert reply.code == 250
+        assert [m.tls for m in sink.messages] == [True]
+    finally:
+        await sink.stop()
+
+
+async def test_untrusted_certificate_gives_451(tmp_path: Path, start_relay) -> None:
+    """Verification against another CA fails the TLS handshake: 451 4.7.5, nothing delivered."""
+    sink = tls_sink(trustme.CA())
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    await sink.start()
+    try:
+        cfg = make_config(tmp_path, sink.port, upstream={"starttls": "required", "tls_verify": True,
+                                                        "tls_ca_file": str(other)})  # fmt: skip
+        relay = await start_relay(cfg)
+        reply = await send(relay.port, SELLER, [BUYER], build())
+        assert (reply.code, reply.text.split()[0]) == (451, "4.7.5")
+        assert sink.messages == []
+    finally:
+        await sink.stop()
+
+
+async def test_required_starttls_not_offered_gives_451(
+    tmp_path: Path, sink: Sink, start_relay
+) -> None:
+    """A plain upstream when TLS is required: 451, the message stays with the sender."""
+    relay = await start_relay(make_config(tmp_path, sink.port, upstream={"starttls": "required"}))
+    reply = await send(relay.port, SELLER, [BUYER], build())
+    assert reply.code == 451
+    assert sink.messages == []
+
+
+async def test_opportunistic_starttls_uses_tls_when_offered(tmp_path: Path, start_relay) -> None:
+    """The default policy upgrades when the upstream offers STARTTLS, without verifying."""
+    sink = tls_sink(trustme.CA())
+    await sink.start()
+    try:
+        relay = await start_relay(
+            make_config(tmp_path, sink.port, upstream={"starttls": "opportunistic"})
+        )
+        assert (await send(relay.port, SELLER, [BUYER], build())).code == 250
+        assert [m.tls for m in sink.messages] == [True]
+    finally:
+        await sink.stop()
+
+
+@dataclass
+class Record:
+    preference: int = 0
+    exchange: str = ""
+    address: str = ""
+
+
+class Answer(list):  # type: ignore[type-arg]
+    class rrset:  # noqa: N801 -- the shape dnspython's Answer has
+        ttl = 300
+
+
+class FakeResolver:
+    """Answers like dns.asyncresolver.Resolver, from a table; counts the lookups."""
+
+    def __init__(self, table: dict[tuple[str, str], list[Record] | Exception]) -> None:
+        self.table = table
+        self.calls: list[tuple[str, str]] = []
+
+    async def resolve(self, qname: str, rdtype: str) -> Answer:
+        self.calls.append((qname, rdtype))
+        found = self.table.get((qname, rdtype), dns.resolver.NXDOMAIN())
+        if isinstance(found, Exception):
+            raise found
+        return Answer(found)
+
+
+async def test_mx_mode_delivers_to_best_reachable_mx(
+    tmp_path: Path, sink: Sink, start_relay
+) -> None:
+    """MX hosts are tried by preference; an unreachable first MX falls through; answers are cached."""
+    resolver = FakeResolver({
+        ("marketplace.amazon.de", "MX"): [Record(20, "mx2.test."), Record(10, "mx1.test.")],
+        ("mx1.test", "A"): [Record(address="127.0.0.2")],
+        ("mx2.test", "A"): [Record(address="127.0.0.1")],
+    })  # fmt: skip
+    cfg = make_config(tmp_path, sink.port, upstream={"mode": "mx", "timeout": 2.0})
+    relay = await start_relay(cfg, resolver=resolver)
+    for _ in range(2):
+        assert (await send(relay.port, SELLER, [BUYER], build())).code == 250
+    assert len(sink.messages) == 2
+    assert resolver.calls.count(("marketplace.amazon.de", "MX")) == 1
+
+
+async def test_mx_mode_a_fallback_and_nxdomain(tmp_path: Path, sink: Sink, start_relay) -> None:
+    """No MX record: the domain's own A record; a missing domain is a permanent 550 5.1.2."""
+    resolver = FakeResolver({
+        ("marketplace.amazon.de", "MX"): dns.resolver.NoAnswer(),
+        ("marketplace.amazon.de", "A"): [Record(address="127.0.0.1")],
+    })  # fmt: skip
+    relay = await start_relay(
+        make_config(tmp_path, sink.port, upstream={"mode": "mx"}), resolver=resolver
+    )
+    assert (await send(relay.port, SELLER, [BUYER], build())).code == 250
+    other = "k2m8x0qvd7s4nw1@marketplace.amazon.fr"
+    reply = await send(relay.port, SELLER, [other], build(to=other))
+    assert (reply.code, reply.text.split()[0]) == (550, "5.1.2")
