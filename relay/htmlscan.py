@@ -360,6 +360,8 @@ def _finish(walk: _Walk, incomplete: str) -> HtmlScan:
     lines = rendered.split("\n")
     start_line = quote_start(lines)
     quote_offset = sum(len(ln) + 1 for ln in lines[:start_line])
+    if start_line < len(lines):  # what sits before the separator's first letter is not quoted
+        quote_offset += len(lines[start_line]) - len(lines[start_line].lstrip()) + 1
     runs = re.findall(r"\n(?:[ \t\u00a0]*\n)*", rendered + "\n" + quoted_rendered)
     links = tuple(
         Link(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from relay.config import Config
 from relay.errors import InspectionError
+from relay.language import Py3LangidDetector
 from relay.lexicons import load_lexicon
 from relay.limits import Limits
 from relay.message import Envelope
@@ -49,6 +50,7 @@ def build_settings(config: Config, lexicon: Lexicon | None = None) -> InspectSet
         languages=config.marketplace.languages,
         settings=config.policy,
         lexicon=lexicon if lexicon is not None else load_lexicon(),
+        detector=Py3LangidDetector(),
     )
     srv = config.server
     limits = Limits(
@@ -65,7 +67,9 @@ def uninspectable(raw: bytes, ctx: PolicyContext, why: str) -> Evaluation:
     rule = RULES_BY_ID["uninspectable"]
     action = ctx.action(rule)
     action = Action.QUARANTINE if action in (Action.OFF, Action.LOG, Action.STRIP) else action
-    finding = Finding(rule.id, action, why, "the relay could not check this message in time")
+    finding = Finding(
+        rule.id, action, why, "the relay could not check this message; a person will look at it"
+    )
     m = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0])
     facts = Facts(message_id=m.group(1).decode("ascii", "replace") if m else "", size=len(raw))
     return Evaluation(Verdict(action, (finding,)), None, facts)

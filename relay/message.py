@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from functools import cached_property
+from typing import Any
 
 from relay.htmlscan import HtmlScan, Image, Link, scan_html
 from relay.limits import Limits, Structure, scan_structure
@@ -90,6 +91,8 @@ class Message:
     structure: Structure | None = None
     problem: str = ""  # why the message cannot be fully inspected; "" when it can
     eight_bit_headers: bool = field(default=False)
+    # Filled in once by relay.policy.analysis (text analysis needs the lexicon from the policy).
+    analysis: Any = field(default=None, compare=False, repr=False)
 
     def header(self, name: str) -> str | None:
         low = name.lower()

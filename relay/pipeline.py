@@ -9,6 +9,7 @@ size) with the rule ids and reasons on reject; an upstream 5xx passed back as it
 
 from __future__ import annotations
 
+import secrets
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 from relay.errors import StoreError, UpstreamError, UpstreamPermanent
 from relay.inspect import InspectSettings
 from relay.message import Envelope
-from relay.policy.engine import Evaluation
+from relay.policy.engine import Evaluation, with_review_history
 from relay.policy.envelope import (
     recipient_hit,
     recipient_not_marketplace,
@@ -139,7 +140,7 @@ class Pipeline:
         started = time.monotonic()
         ev = await self.inspector.inspect(sub.data, sub.envelope)
         inspected = time.monotonic()
-        outcome = await self._act(sub, ev)
+        outcome, ev = await self._act(sub, ev)
         done = time.monotonic()
         verdict = ev.verdict
         self.log.info(
@@ -150,6 +151,7 @@ class Pipeline:
             rcpt_to=list(sub.envelope.rcpt_tos),
             subject=ev.facts.subject[:200],
             order_ids=list(ev.facts.order_ids),
+            language=ev.facts.language,
             action=outcome.action,
             verdict=str(verdict.action),
             rules=list(verdict.rules),
@@ -166,7 +168,37 @@ class Pipeline:
         )
         return outcome
 
-    async def _act(self, sub: Submission, ev: Evaluation) -> Outcome:
+    async def _claim_reviews(self, ev: Evaluation, key: str) -> tuple[Evaluation, list[str]]:
+        """Claim the review requests' orders; a taken order turns the verdict to review_repeat.
+
+        Returns the (possibly changed) evaluation and the orders this message now holds.
+        """
+        claimed: list[str] = []
+        repeated: list[str] = []
+        for order in ev.facts.review_orders:
+            (claimed if await self.state.claim_review(order, key) else repeated).append(order)
+        if not repeated:
+            return ev, claimed
+        for order in claimed:
+            await self.state.release_review(order, key)
+        return with_review_history(ev, repeated, self.settings.ctx), []
+
+    async def _act(self, sub: Submission, ev: Evaluation) -> tuple[Outcome, Evaluation]:
+        claimed: list[str] = []
+        key = ev.facts.message_id or secrets.token_hex(8)
+        if ev.facts.review_orders and ev.verdict.action in (Action.DELIVER, Action.STRIP):
+            try:
+                ev, claimed = await self._claim_reviews(ev, key)
+            except StoreError as exc:
+                text = reply(451, "4.3.0", ["Review history unavailable; please try again later"])
+                return Outcome(451, text, "defer", upstream=str(exc)), ev
+        outcome = await self._decide(sub, ev)
+        if claimed and outcome.code != 250:
+            for order in claimed:  # not delivered: the order may still get its one request
+                await self.state.release_review(order, key)
+        return outcome, ev
+
+    async def _decide(self, sub: Submission, ev: Evaluation) -> Outcome:
         action = ev.verdict.action
         if action is Action.REJECT:
             code, text = rejection(ev.verdict.deciding())

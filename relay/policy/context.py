@@ -7,10 +7,17 @@ data files, then handed to every rule. Frozen and picklable, so inspection worke
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from relay.policy.model import Action, Rule
 from relay.policy.settings import PolicySettings
 from relay.policy.text import Lexicon
+
+
+class LanguageDetector(Protocol):
+    def detect(self, text: str) -> str:
+        """An ISO 639-1 code, or '' when the text does not tell."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,8 @@ class PolicyContext:
     languages: tuple[tuple[str, str], ...] = ()
     settings: PolicySettings = field(default_factory=PolicySettings)
     lexicon: Lexicon = field(default_factory=Lexicon)
+    detector: LanguageDetector | None = None
+    reviewed_orders: frozenset[str] = frozenset()  # orders that already had a review request
 
     def action(self, rule: Rule) -> Action:
         """The rule's action under this policy (the policy file's override or its default)."""

@@ -14,13 +14,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from relay.limits import Limits
 from relay.message import Envelope, Message, parse_message
+from relay.policy.analysis import analysis_of
 from relay.policy.context import PolicyContext
 from relay.policy.model import Action, Finding, Rule, Verdict, decide
 from relay.policy.registry import RULES, RULES_BY_ID
+from relay.policy.review import repeat_findings, review_orders
 
 STRIPPED_HEADER = "X-BSM-Relay-Stripped"
 
@@ -101,13 +103,12 @@ def evaluate(
     rules = RULES
     msg = parse_message(raw, envelope, limits)
     if msg.problem:  # nothing but the envelope can be judged; the message is held
-        return _result(
-            run_rules(msg, ctx, [r for r in rules if not r.reads_content]), None, msg, msg, ()
-        )
+        envelope_only = [r for r in rules if not r.reads_content]
+        return _result(ctx, run_rules(msg, ctx, envelope_only), None, msg, msg, ())
     findings = run_rules(msg, ctx, rules)
     fixers = _strip_rules(findings)
     if not fixers:
-        return _result(findings, None, msg, msg, ())
+        return _result(ctx, findings, None, msg, msg, ())
     try:
         fixed = apply_fixes(raw, msg, ctx, fixers)
     except Exception as exc:  # noqa: BLE001 -- a fixer crash: hold the message, do not guess
@@ -115,7 +116,7 @@ def evaluate(
             ctx, f"fixer failed: {type(exc).__name__}: {str(exc)[:80]}",
             "the relay could not remove the offending element; a person will look at it",
         )  # fmt: skip
-        return _result([*findings, failure], None, msg, msg, ())
+        return _result(ctx, [*findings, failure], None, msg, msg, ())
     fixed_msg = parse_message(fixed, envelope, limits)
     strip_ids = {r.id for r in fixers}
     kept = [f for f in findings if f.rule in strip_ids]
@@ -129,10 +130,11 @@ def evaluate(
             )
         )  # fmt: skip
     kept += [f for f in again if f.rule not in strip_ids]
-    return _result(kept, fixed, msg, fixed_msg, tuple(r.id for r in fixers))
+    return _result(ctx, kept, fixed, msg, fixed_msg, tuple(r.id for r in fixers))
 
 
 def _result(
+    ctx: PolicyContext,
     findings: list[Finding],
     fixed: bytes | None,
     received: Message,
@@ -141,13 +143,27 @@ def _result(
 ) -> Evaluation:
     action = decide(findings)
     forward = fixed if action is Action.STRIP else None
+    delivered = action in (Action.DELIVER, Action.STRIP)
     facts = Facts(
         message_id=received.message_id,
         subject=received.subject,
         from_=received.from_[0].addr if received.from_ else "",
         order_ids=received.order_ids,
+        review_orders=review_orders(final, ctx) if delivered else (),
         is_reply=received.is_reply,
+        language="" if final.problem else analysis_of(final, ctx).effective_language,
         size=received.size,
         forwarded_size=len(forward) if forward is not None else received.size,
     )
     return Evaluation(Verdict(action, tuple(findings), stripped if forward else ()), forward, facts)
+
+
+def with_review_history(ev: Evaluation, repeated: Iterable[str], ctx: PolicyContext) -> Evaluation:
+    """The evaluation once the state store said these orders already had a review request."""
+    extra = repeat_findings(repeated, ctx)
+    if not extra:
+        return ev
+    verdict = ev.verdict.with_findings(extra)
+    forward = ev.forward if verdict.action is Action.STRIP else None
+    facts = replace(ev.facts, review_orders=())
+    return Evaluation(verdict, forward, facts)

@@ -74,59 +74,68 @@ def term_regex(term: str) -> str:
 
 
 @dataclass(frozen=True)
-class TermSet:
-    """The terms of one topic in one language, compiled into one pattern."""
-
+class TermMatch:
     topic: str
     lang: str
-    terms: tuple[str, ...]
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic's terms in every language, compiled into one pattern (a group per language):
+    one scan of the text finds every language's matches."""
+
+    name: str
+    terms: tuple[tuple[str, tuple[str, ...]], ...]  # (lang, terms)
     pattern: re.Pattern[str]
 
     @classmethod
-    def build(cls, topic: str, lang: str, terms: Iterable[str]) -> TermSet:
-        terms = tuple(t for t in terms if t.strip())
-        # Longer terms first, so the evidence shows the most specific phrase.
-        alternatives = sorted((term_regex(t) for t in terms), key=len, reverse=True)
-        source = "|".join(alternatives) if alternatives else r"(?!x)x"
-        return cls(topic, lang, terms, re.compile(source))
+    def build(cls, name: str, by_lang: Mapping[str, Iterable[str]]) -> Topic:
+        terms = tuple(
+            (lang, tuple(t for t in ts if t.strip())) for lang, ts in sorted(by_lang.items())
+        )
+        groups = []
+        for lang, ts in terms:
+            # Longer terms first, so the evidence shows the most specific phrase.
+            alternatives = sorted((term_regex(t) for t in ts), key=len, reverse=True)
+            if alternatives:
+                groups.append(f"(?P<{lang}>{'|'.join(alternatives)})")
+        return cls(name, terms, re.compile("|".join(groups) or r"(?!x)x"))
+
+    def finditer(self, text: str, langs: frozenset[str] = frozenset()) -> list[TermMatch]:
+        found = []
+        for m in self.pattern.finditer(text):
+            lang = m.lastgroup or ""
+            if not langs or lang in langs or lang == "any":
+                found.append(TermMatch(self.name, lang, m.start(), m.end(), m.group(0).strip()))
+        return found
 
 
 @dataclass(frozen=True)
 class Lexicon:
     """Every topic's terms in every language; built at the edge from data files."""
 
-    sets: tuple[TermSet, ...] = ()
+    topics: tuple[Topic, ...] = ()
 
     @classmethod
     def build(cls, data: Mapping[str, Mapping[str, Iterable[str]]]) -> Lexicon:
         """From {topic: {lang: [terms]}}."""
-        return cls(
-            tuple(
-                TermSet.build(topic, lang, terms)
-                for topic, by_lang in sorted(data.items())
-                for lang, terms in sorted(by_lang.items())
-            )
-        )
+        return cls(tuple(Topic.build(name, by_lang) for name, by_lang in sorted(data.items())))
 
-    def topics(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.topic for s in self.sets))
+    def topic(self, name: str) -> Topic:
+        for t in self.topics:
+            if t.name == name:
+                return t
+        return Topic(name, (), re.compile(r"(?!x)x"))
 
     def find(self, topic: str, normalized: str, langs: Iterable[str] = ()) -> list[str]:
-        """Matches of `topic` in already-normalised text (all languages unless `langs`)."""
-        wanted = set(langs)
-        found: list[str] = []
-        for s in self.sets:
-            if s.topic == topic and (not wanted or s.lang in wanted or s.lang == "any"):
-                found += [m.group(0).strip() for m in s.pattern.finditer(normalized)]
-        return found
+        """Matched texts of `topic` in already-normalised text (all languages unless `langs`)."""
+        return [m.text for m in self.topic(topic).finditer(normalized, frozenset(langs))]
 
     def has(self, topic: str, normalized: str, langs: Iterable[str] = ()) -> bool:
-        wanted = set(langs)
-        return any(
-            s.pattern.search(normalized)
-            for s in self.sets
-            if s.topic == topic and (not wanted or s.lang in wanted or s.lang == "any")
-        )
+        return bool(self.find(topic, normalized, langs))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -6,7 +6,8 @@ import pytest
 from mail import build, html_reply
 from ruletools import hits, run, text_of
 
-from relay.policy.style import emoji, insecure_image, without_emoji
+from relay.policy.images import insecure_image
+from relay.policy.style import emoji, without_emoji
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,154 @@
+"""Text analysis shared by the language-bound rules, computed once per message.
+
+The sender's own text (subject, then the new text of every body part, quoted history left
+out, duplicate alternatives merged) is normalised (relay.policy.text), split into sentences,
+and every lexicon topic is matched once over all of it. Rules then ask sentence-level
+questions: does topic A occur, is it within N words of topic B, in which order. Review topics
+are matched on a copy where "false friends" ("we reviewed your request", "à notre avis") are
+blanked out, so the word "review" in another sense never starts a review rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from relay.policy.text import TermMatch, normalize
+
+if TYPE_CHECKING:
+    from relay.message import Message
+    from relay.policy.context import PolicyContext
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
+_SPACE = re.compile(r"\s+")
+REVIEW_PREFIX = "review_"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    part: int  # -1 for the subject
+    text: str  # normalised
+    matches: tuple[TermMatch, ...]
+
+    def get(self, topic: str) -> list[TermMatch]:
+        return [m for m in self.matches if m.topic == topic]
+
+    def has(self, topic: str) -> bool:
+        return any(m.topic == topic for m in self.matches)
+
+    def words_between(self, a: TermMatch, b: TermMatch) -> int:
+        """Words strictly between two matches (0 when they touch or overlap)."""
+        first, second = (a, b) if a.start <= b.start else (b, a)
+        gap = self.text[first.end : second.start]
+        return len(gap.split()) if second.start > first.end else 0
+
+    def near(
+        self, a: str, b: str, words: int, ordered: bool = False
+    ) -> tuple[TermMatch, TermMatch] | None:
+        """A pair of matches of topics a and b at most `words` apart (a first, if ordered)."""
+        for ma in self.get(a):
+            for mb in self.get(b):
+                if ordered and ma.start > mb.start:
+                    continue
+                if self.words_between(ma, mb) <= words:
+                    return ma, mb
+        return None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    language: str  # detected from the sender's text, '' when unknown
+    default_language: str  # the marketplace's language for the recipient
+    sentences: tuple[Sentence, ...]
+    body_lines: tuple[str, ...]  # the main body's own lines, for thanks_only
+
+    @property
+    def effective_language(self) -> str:
+        return self.language or self.default_language
+
+    def with_topic(self, topic: str) -> list[Sentence]:
+        return [s for s in self.sentences if s.has(topic)]
+
+    def window(self, sentence: Sentence, size: int = 1) -> list[Sentence]:
+        """The sentence and its neighbours in the same part."""
+        return [
+            s
+            for s in self.sentences
+            if s.part == sentence.part and abs(s.index - sentence.index) <= size
+        ]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def _blank(text: str, matches: list[TermMatch]) -> str:
+    chars = list(text)
+    for m in matches:
+        chars[m.start : m.end] = " " * (m.end - m.start)
+    return "".join(chars)
+
+
+def _default_language(msg: Message, ctx: PolicyContext) -> str:
+    from relay.policy.envelope import marketplace_tld
+
+    for rcpt in msg.envelope.rcpt_tos:
+        tld = marketplace_tld(rcpt)
+        if tld:
+            return ctx.language_for_tld(tld)
+    return ""
+
+
+def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
+    texts: list[tuple[int, str]] = [(-1, msg.subject)] if msg.subject.strip() else []
+    seen: set[str] = set()
+    for body in msg.parts:
+        for sentence in split_sentences(body.new_text):
+            key = _SPACE.sub(" ", sentence)
+            if key not in seen:
+                seen.add(key)
+                texts.append((body.index, sentence))
+    language = ctx.detector.detect(msg.new_text) if ctx.detector is not None else ""
+    default = _default_language(msg, ctx)
+    sensitive_langs = frozenset({language or default, "any"} - {""})
+    normalized = [normalize(t) for _, t in texts]
+    joined = "\n".join(normalized)
+    false_friends = ctx.lexicon.topic("review_false_friend").finditer(joined)
+    review_joined = _blank(joined, false_friends)
+    matches: list[TermMatch] = []
+    for topic in ctx.lexicon.topics:
+        if topic.name == "review_false_friend":
+            continue
+        source = review_joined if topic.name.startswith(REVIEW_PREFIX) else joined
+        langs = sensitive_langs if topic.name == "sensitive" else frozenset()
+        matches += topic.finditer(source, langs)
+    matches.sort(key=lambda m: m.start)
+    sentences, offset, cursor = [], 0, 0
+    per_part_index: dict[int, int] = {}
+    for (part, _), text in zip(texts, normalized, strict=True):
+        end = offset + len(text)
+        mine = []
+        while cursor < len(matches) and matches[cursor].start < end:
+            m = matches[cursor]
+            if m.start >= offset and m.end <= end:  # a match never spans two sentences
+                mine.append(TermMatch(m.topic, m.lang, m.start - offset, m.end - offset, m.text))
+            cursor += 1
+        index = per_part_index.get(part, 0)
+        per_part_index[part] = index + 1
+        sentences.append(Sentence(index, part, text, tuple(mine)))
+        offset = end + 1
+    return Analysis(language, default, tuple(sentences), tuple(msg.new_text.splitlines()))
+
+
+def analysis_of(msg: Message, ctx: PolicyContext) -> Analysis:
+    """The message's analysis under `ctx`, computed on first use and kept on the message."""
+    cached = msg.analysis
+    if isinstance(cached, tuple) and cached[0] is ctx.lexicon:
+        result: Analysis = cached[1]
+        return result
+    result = analyze(msg, ctx)
+    # Message is frozen; like functools.cached_property, this stores a derived value once.
+    object.__setattr__(msg, "analysis", (ctx.lexicon, result))
+    return result
