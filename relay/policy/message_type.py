@@ -135,14 +135,16 @@ def _content_lines(msg: Message, ctx: PolicyContext) -> list[str]:
 
 def _only_thanks(sentence: str, ctx: PolicyContext) -> bool:
     norm = normalize(ORDER_ID.sub(" ", sentence))
-    matches = ctx.lexicon.topic("thanks").finditer(norm)
-    if not matches:
+    thanks = ctx.lexicon.topic("thanks").finditer(norm)
+    if not thanks:
         return False
     chars = list(norm)
-    for m in matches:
+    for m in thanks:
         chars[m.start : m.end] = " " * (m.end - m.start)
-    residue = re.sub(r"[^\w\s]", " ", "".join(chars)).split()
-    return len(residue) <= 4
+    rest = re.sub(r"[^\w\s']", " ", "".join(chars))
+    filler = {m.text for m in ctx.lexicon.topic("filler").finditer(rest)}
+    residue = [w for w in rest.split() if w not in filler and not w.isdigit()]
+    return len(residue) <= 3
 
 
 @rule(

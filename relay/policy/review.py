@@ -11,6 +11,7 @@ when the claim fails (see `repeat_findings`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from relay.message import Message
@@ -66,10 +67,8 @@ def review_incentive(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
         if not s.has("review_incentive"):
             continue
         window = a.window(s)
-        linked = s.has("review_link")
-        tied = mentions_review(s) and (linked or any(is_request(w) for w in window))
-        across = linked and any(mentions_review(w) for w in window if w is not s)
-        if tied or across:
+        across = s.has("review_link") and any(mentions_review(w) for w in window if w is not s)
+        if mentions_review(s) or across:
             offer = s.get("review_incentive")[0].text
             yield Hit(
                 _evidence(s), f"remove the {offer!s} offered for a review; ask without reward"
@@ -98,6 +97,38 @@ def review_positive_only(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
             return
 
 
+UNAMBIGUOUS_IF = frozenset(
+    {"if", "wenn", "falls", "sofern", "indien", "mocht", "si", "se", "qualora"}
+)
+_CLAUSE_END = re.compile(r"[,;:!?\-–]")
+
+
+def _conditional_clause(s: Sentence) -> bool:
+    """An if-clause before a review request in the same sentence, about the buyer being
+    pleased ("if the lamp brightens your evenings, please share a review"); if-clauses
+    about time, questions, wishes or problems are not conditions on satisfaction."""
+    review_at = min((m.start for m in s.matches if m.topic in ("review_noun", "review_imperative",
+                                                              "review_ask")), default=-1)  # fmt: skip
+    for marker in s.get("if_marker"):
+        if review_at < 0 or marker.start > review_at:
+            continue
+        end = _CLAUSE_END.search(s.text, marker.end)
+        clause_end = min(end.start() if end else len(s.text), review_at)
+        clause = [m for m in s.matches if marker.end <= m.start < clause_end]
+        words = s.text[marker.end : clause_end].split()
+        if len(words) < 2 or any(m.topic == "condition_neutral" for m in clause):
+            continue
+        if marker.text in UNAMBIGUOUS_IF or any(m.topic == "satisfaction" for m in clause):
+            return True
+    return False
+
+
+def _satisfaction_question(s: Sentence) -> bool:
+    return (
+        s.text.rstrip().endswith("?") and s.has("satisfaction") and not s.has("condition_neutral")
+    )
+
+
 @rule(
     id="review_conditional",
     guideline=GUIDE + "; no asking for a review only from satisfied buyers",
@@ -108,12 +139,12 @@ def review_conditional(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Asks for a review only if the buyer is satisfied ("if you are happy…")."""
     a = analysis_of(msg, ctx)
     for s in a.sentences:
-        if not s.has("review_condition"):
-            continue
         following = [w for w in a.window(s) if w.index >= s.index]
-        if any(is_request(w) or (w is s and mentions_review(w)) for w in following):
-            cond = s.get("review_condition")[0].text
-            yield Hit(_evidence(s), f"ask every buyer the same way; drop the condition '{cond}'")
+        explicit = s.has("review_condition") or _satisfaction_question(s)
+        if (
+            explicit and any(is_request(w) or (w is s and mentions_review(w)) for w in following)
+        ) or (is_request(s) and _conditional_clause(s)):
+            yield Hit(_evidence(s), "ask every buyer the same way, without 'if you are happy'")
             return
 
 

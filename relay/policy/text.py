@@ -90,27 +90,37 @@ class Topic:
     name: str
     terms: tuple[tuple[str, tuple[str, ...]], ...]  # (lang, terms)
     pattern: re.Pattern[str]
+    # One pattern per language too: a filtered scan must not lose a match in the wanted
+    # language to another language's alternative at the same position ("idiot" is de and en).
+    by_lang: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     @classmethod
     def build(cls, name: str, by_lang: Mapping[str, Iterable[str]]) -> Topic:
         terms = tuple(
             (lang, tuple(t for t in ts if t.strip())) for lang, ts in sorted(by_lang.items())
         )
-        groups = []
+        groups, by_lang = [], []
         for lang, ts in terms:
             # Longer terms first, so the evidence shows the most specific phrase.
             alternatives = sorted((term_regex(t) for t in ts), key=len, reverse=True)
             if alternatives:
                 groups.append(f"(?P<{lang}>{'|'.join(alternatives)})")
-        return cls(name, terms, re.compile("|".join(groups) or r"(?!x)x"))
+                by_lang.append((lang, re.compile("|".join(alternatives))))
+        return cls(name, terms, re.compile("|".join(groups) or r"(?!x)x"), tuple(by_lang))
 
     def finditer(self, text: str, langs: frozenset[str] = frozenset()) -> list[TermMatch]:
+        """Matches in any language, or (with `langs`) in those languages and "any"."""
+        if not langs:
+            return [
+                TermMatch(self.name, m.lastgroup or "", m.start(), m.end(), m.group(0).strip())
+                for m in self.pattern.finditer(text)
+            ]
         found = []
-        for m in self.pattern.finditer(text):
-            lang = m.lastgroup or ""
-            if not langs or lang in langs or lang == "any":
-                found.append(TermMatch(self.name, lang, m.start(), m.end(), m.group(0).strip()))
-        return found
+        for lang, pattern in self.by_lang:
+            if lang in langs or lang == "any":
+                found += [TermMatch(self.name, lang, m.start(), m.end(), m.group(0).strip())
+                          for m in pattern.finditer(text)]  # fmt: skip
+        return sorted(found, key=lambda m: m.start)
 
 
 @dataclass(frozen=True)
