@@ -25,7 +25,9 @@ def html(inner: str) -> bytes:
 
 def test_external_link() -> None:
     """A seller-site link is held; Amazon pages, allow-listed hosts and quoted links are not."""
-    assert hits(external_link, html('Die <a href="https://www.seller.example/manual">Anleitung</a>.'))
+    assert hits(
+        external_link, html('Die <a href="https://www.seller.example/manual">Anleitung</a>.')
+    )
     assert hits(external_link, build(body="Anleitung: https://www.seller.example/manual.pdf"))
     ok = html(
         '<a href="https://www.amazon.de/gp/help">Hilfe</a> '
@@ -38,7 +40,9 @@ def test_external_link() -> None:
     assert [] == hits(external_link, quoted)
 
 
-@pytest.mark.parametrize("url", ["https://bit.ly/3Nh7QxA", "https://tinyurl.com/y6x", "https://192.0.2.10/x"])
+@pytest.mark.parametrize(
+    "url", ["https://bit.ly/3Nh7QxA", "https://tinyurl.com/y6x", "https://192.0.2.10/x"]
+)
 def test_link_shortener_hit(url: str) -> None:
     """Shorteners and bare IP addresses hide where a link goes."""
     assert hits(link_shortener, build(body=f"Video: {url}"))
@@ -51,7 +55,9 @@ def test_link_shortener_miss() -> None:
 
 def test_logo_link_hit_and_fix() -> None:
     """A logo linked to the seller's site keeps the image and loses the link."""
-    raw = html('Gruß<br><a href="https://www.seller.example/"><img src="cid:logo@x" alt="Logo"></a>')
+    raw = html(
+        'Gruß<br><a href="https://www.seller.example/"><img src="cid:logo@x" alt="Logo"></a>'
+    )
     assert hits(logo_link, raw)
     ev = run(raw)
     assert ev.verdict.stripped == ("logo_link",)
@@ -68,18 +74,34 @@ def test_logo_link_miss() -> None:
 
 
 FIXABLE = [
-    (font_overrides, '<p style="font-family: Georgia, serif; color: #7a1f1f">Text</p>', r"font-family|#7a1f1f"),
-    (font_overrides, "<style>p { font-family: Arial; line-height: 2 }</style><p>Text</p>", r"font-family|line-height"),
+    (
+        font_overrides,
+        '<p style="font-family: Georgia, serif; color: #7a1f1f">Text</p>',
+        r"font-family|#7a1f1f",
+    ),
+    (
+        font_overrides,
+        "<style>p { font-family: Arial; line-height: 2 }</style><p>Text</p>",
+        r"font-family|line-height",
+    ),
     (font_overrides, '<font face="Comic Sans" color="red">Text</font>', r"Comic|<font"),
-    (font_sizes, '<p style="font-size:10px">a</p><p style="font-size:12px">b</p>'
-                 '<p style="font-size:18px">c</p><p style="font-size:24px">d</p>', r"font-size"),
+    (
+        font_sizes,
+        '<p style="font-size:10px">a</p><p style="font-size:12px">b</p>'
+        '<p style="font-size:18px">c</p><p style="font-size:24px">d</p>',
+        r"font-size",
+    ),
     (alignment, '<p style="text-align:center">Text</p>', r"text-align\s*:\s*center"),
     (alignment, '<div align="right">Text</div><center>mitte</center>', r'align="right"|<center'),
     (wide_margins, '<div style="margin-left: 30%">Text</div>', r"margin-left:\s*30%"),
     (wide_margins, '<div style="padding:0 200px">Text</div>', r"200px"),
     (wide_images, '<img src="cid:proof@x" alt="Entwurf" width="100%">', r'width="100%"'),
     (line_breaks, "Text<br><br><br><br>Gruß", r"(?:<br\s*/?>\s*){3,}"),
-    (line_breaks, "<p>Text</p><p>&nbsp;</p><p>&nbsp;</p><p>&nbsp;</p><p>Gruß</p>", r"(<p>\s*(&nbsp;|\xa0)\s*</p>\s*){2,}"),
+    (
+        line_breaks,
+        "<p>Text</p><p>&nbsp;</p><p>&nbsp;</p><p>&nbsp;</p><p>Gruß</p>",
+        r"(<p>\s*(&nbsp;|\xa0)\s*</p>\s*){2,}",
+    ),
 ]
 
 
@@ -99,8 +121,14 @@ def test_style_hit_and_fix(rule, inner: str, gone: str) -> None:  # type: ignore
 @pytest.mark.parametrize(
     ("rule", "inner"),
     [
-        (font_overrides, '<p style="margin:0">Text</p><blockquote style="border-left:1px solid">q</blockquote>'),
-        (font_sizes, '<h1>Titel</h1><p style="font-size:14px">a</p><p style="font-size:12px">b</p>'),
+        (
+            font_overrides,
+            '<p style="margin:0">Text</p><blockquote style="border-left:1px solid">q</blockquote>',
+        ),
+        (
+            font_sizes,
+            '<h1>Titel</h1><p style="font-size:14px">a</p><p style="font-size:12px">b</p>',
+        ),
         (alignment, '<p style="text-align:left">Text</p><img src="cid:x" alt="x" align="right">'),
         (wide_margins, '<div style="margin:0 0 0 0.8ex;padding-left:1ex">Text</div>'),
         (wide_images, '<img src="cid:x" alt="Logo" width="120" height="32">'),
@@ -114,8 +142,10 @@ def test_style_miss(rule, inner: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_animated_gif_hit_and_fix() -> None:
     """An animated inline GIF is removed with its <img>; a still GIF stays."""
-    raw = build(html=html_reply('Text <img src="cid:anim@x" alt="Hallo">'),
-                attachments=[("anim.gif", "image/gif", ANIMATED), ("still.gif", "image/gif", STILL)])
+    raw = build(
+        html=html_reply('Text <img src="cid:anim@x" alt="Hallo">'),
+        attachments=[("anim.gif", "image/gif", ANIMATED), ("still.gif", "image/gif", STILL)],
+    )
     raw = raw.replace(b'filename="anim.gif"', b'filename="anim.gif"\r\nContent-ID: <anim@x>')
     assert len(hits(animated_gif, raw)) == 1
     ev = run(raw)

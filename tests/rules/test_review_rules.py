@@ -20,7 +20,9 @@ from relay.policy.review import (
 
 
 def proactive(text: str) -> bytes:
-    return build(subject=f"Bestellung {ORDER}", body=f"Hallo,\n\n{text}\n\nViele Grüße\nLukas", reply=False)
+    return build(
+        subject=f"Bestellung {ORDER}", body=f"Hallo,\n\n{text}\n\nViele Grüße\nLukas", reply=False
+    )
 
 
 def reply(text: str) -> bytes:
@@ -28,74 +30,134 @@ def reply(text: str) -> bytes:
 
 
 INCENTIVE = {
-    "en": ("As a small thank-you for writing a review of your lamp, we'll refund 10 euros to your account.",
-           "Returns are free of charge within 30 days. We would also welcome a review of the lamp."),
-    "de": ("Wenn Sie eine Rezension schreiben, bekommen Sie von uns einen Gutschein über 15 Euro.",
-           "Die Rücksendung ist für Sie kostenlos. Über eine Bewertung der Lampe freuen wir uns."),
-    "nl": ("Schrijf een recensie over de lamp en wij sturen je gratis een set reservekaarsen.",
-           "Retourneren is gratis. We horen graag wat je van de lamp vindt in een review."),
-    "fr": ("Pour chaque avis publié, nous vous offrons un bon d'achat de 10 euros.",
-           "Le retour est gratuit pendant 30 jours. Un avis sur la lampe nous aiderait aussi."),
-    "es": ("Si escribes una opinión sobre la lámpara, te regalamos una funda de cojín.",
-           "La devolución es gratuita durante 30 días. También puedes dejar una opinión si quieres."),
-    "it": ("Lasciando una recensione riceverai in omaggio un set di tovaglioli.",
-           "Il reso è gratuito entro 30 giorni. Se vuoi, puoi anche lasciare una recensione."),
+    "en": (
+        "As a small thank-you for writing a review of your lamp, we'll refund 10 euros to your account.",
+        "Returns are free of charge within 30 days. We would also welcome a review of the lamp.",
+    ),
+    "de": (
+        "Wenn Sie eine Rezension schreiben, bekommen Sie von uns einen Gutschein über 15 Euro.",
+        "Die Rücksendung ist für Sie kostenlos. Über eine Bewertung der Lampe freuen wir uns.",
+    ),
+    "nl": (
+        "Schrijf een recensie over de lamp en wij sturen je gratis een set reservekaarsen.",
+        "Retourneren is gratis. We horen graag wat je van de lamp vindt in een review.",
+    ),
+    "fr": (
+        "Pour chaque avis publié, nous vous offrons un bon d'achat de 10 euros.",
+        "Le retour est gratuit pendant 30 jours. Un avis sur la lampe nous aiderait aussi.",
+    ),
+    "es": (
+        "Si escribes una opinión sobre la lámpara, te regalamos una funda de cojín.",
+        "La devolución es gratuita durante 30 días. También puedes dejar una opinión si quieres.",
+    ),
+    "it": (
+        "Lasciando una recensione riceverai in omaggio un set di tovaglioli.",
+        "Il reso è gratuito entro 30 giorni. Se vuoi, puoi anche lasciare una recensione.",
+    ),
 }
 POSITIVE = {
-    "en": ("It would be wonderful if you could give our lamp a top rating on Amazon.",
-           "We'd appreciate an honest review, whatever your impression of the lamp."),
-    "de": ("Wir würden uns sehr über eine Fünf-Sterne-Bewertung freuen.",
-           "Wir freuen uns über jede ehrliche Bewertung, ob gut oder schlecht."),
-    "nl": ("Geef ons alsjeblieft vijf sterren als beoordeling.",
-           "Een eerlijke review, positief of negatief, helpt andere klanten."),
-    "fr": ("Une note de cinq étoiles nous aiderait beaucoup.",
-           "Votre avis sincère, positif ou négatif, aide les autres clients."),
-    "es": ("Nos ayudaría mucho una valoración positiva en Amazon.",
-           "Una opinión sincera, sea buena o mala, ayuda a otros clientes."),
-    "it": ("Ti chiediamo di lasciare una recensione positiva.",
-           "Una recensione onesta, positiva o negativa, aiuta gli altri clienti."),
+    "en": (
+        "It would be wonderful if you could give our lamp a top rating on Amazon.",
+        "We'd appreciate an honest review, whatever your impression of the lamp.",
+    ),
+    "de": (
+        "Wir würden uns sehr über eine Fünf-Sterne-Bewertung freuen.",
+        "Wir freuen uns über jede ehrliche Bewertung, ob gut oder schlecht.",
+    ),
+    "nl": (
+        "Geef ons alsjeblieft vijf sterren als beoordeling.",
+        "Een eerlijke review, positief of negatief, helpt andere klanten.",
+    ),
+    "fr": (
+        "Une note de cinq étoiles nous aiderait beaucoup.",
+        "Votre avis sincère, positif ou négatif, aide les autres clients.",
+    ),
+    "es": (
+        "Nos ayudaría mucho una valoración positiva en Amazon.",
+        "Una opinión sincera, sea buena o mala, ayuda a otros clientes.",
+    ),
+    "it": (
+        "Ti chiediamo di lasciare una recensione positiva.",
+        "Una recensione onesta, positiva o negativa, aiuta gli altri clienti.",
+    ),
 }
 CONDITIONAL = {
-    "en": ("If the lamp brightens your evenings, please share a review on Amazon.",
-           "If you have any questions, we are happy to help. You can also leave a review."),
-    "de": ("Falls Ihnen die Lampe gefällt, schreiben Sie doch eine kurze Rezension.",
-           "Bei Fragen helfen wir gern. Sie können auch eine Bewertung hinterlassen."),
-    "nl": ("Bevalt de lamp je? Laat dan een beoordeling achter op Amazon.",
-           "Heb je vragen, dan helpen we graag. Je kunt ook een review schrijven."),
-    "fr": ("Si la lampe vous plaît, laissez-nous un petit commentaire sur Amazon.",
-           "Pour toute question, nous sommes là. Vous pouvez aussi laisser un avis."),
-    "es": ("Si te gusta la lámpara, déjanos una reseña en Amazon.",
-           "Si tienes dudas, escríbenos. También puedes dejar una reseña."),
-    "it": ("Se la lampada ti piace, scrivi una recensione su Amazon.",
-           "Per qualsiasi domanda siamo qui. Puoi anche lasciare una recensione."),
+    "en": (
+        "If the lamp brightens your evenings, please share a review on Amazon.",
+        "If you have any questions, we are happy to help. You can also leave a review.",
+    ),
+    "de": (
+        "Falls Ihnen die Lampe gefällt, schreiben Sie doch eine kurze Rezension.",
+        "Bei Fragen helfen wir gern. Sie können auch eine Bewertung hinterlassen.",
+    ),
+    "nl": (
+        "Bevalt de lamp je? Laat dan een beoordeling achter op Amazon.",
+        "Heb je vragen, dan helpen we graag. Je kunt ook een review schrijven.",
+    ),
+    "fr": (
+        "Si la lampe vous plaît, laissez-nous un petit commentaire sur Amazon.",
+        "Pour toute question, nous sommes là. Vous pouvez aussi laisser un avis.",
+    ),
+    "es": (
+        "Si te gusta la lámpara, déjanos una reseña en Amazon.",
+        "Si tienes dudas, escríbenos. También puedes dejar una reseña.",
+    ),
+    "it": (
+        "Se la lampada ti piace, scrivi una recensione su Amazon.",
+        "Per qualsiasi domanda siamo qui. Puoi anche lasciare una recensione.",
+    ),
 }
 DEFLECTION = {
-    "en": ("Should anything be wrong with the lamp, please talk to us before you write a review.",
-           "Please contact us before returning the lamp, so we can send a label."),
-    "de": ("Bevor Sie eine Bewertung schreiben, geben Sie uns bitte die Chance, das Problem zu lösen.",
-           "Bitte melden Sie sich vor der Rücksendung bei uns, damit wir ein Etikett schicken."),
-    "nl": ("Is er iets mis? Laat het ons eerst weten, in plaats van een slechte review te plaatsen.",
-           "Neem contact op voordat je de lamp terugstuurt, dan sturen we een label."),
-    "fr": ("En cas de souci, écrivez-nous plutôt que de laisser un commentaire négatif.",
-           "Contactez-nous avant de renvoyer la lampe, nous vous enverrons une étiquette."),
-    "es": ("Si algo no va bien, escríbenos antes de publicar una valoración.",
-           "Escríbenos antes de devolver la lámpara y te enviaremos una etiqueta."),
-    "it": ("Se qualcosa non va, contattaci invece di scrivere una recensione negativa.",
-           "Contattaci prima di restituire la lampada, ti invieremo un'etichetta."),
+    "en": (
+        "Should anything be wrong with the lamp, please talk to us before you write a review.",
+        "Please contact us before returning the lamp, so we can send a label.",
+    ),
+    "de": (
+        "Bevor Sie eine Bewertung schreiben, geben Sie uns bitte die Chance, das Problem zu lösen.",
+        "Bitte melden Sie sich vor der Rücksendung bei uns, damit wir ein Etikett schicken.",
+    ),
+    "nl": (
+        "Is er iets mis? Laat het ons eerst weten, in plaats van een slechte review te plaatsen.",
+        "Neem contact op voordat je de lamp terugstuurt, dan sturen we een label.",
+    ),
+    "fr": (
+        "En cas de souci, écrivez-nous plutôt que de laisser un commentaire négatif.",
+        "Contactez-nous avant de renvoyer la lampe, nous vous enverrons une étiquette.",
+    ),
+    "es": (
+        "Si algo no va bien, escríbenos antes de publicar una valoración.",
+        "Escríbenos antes de devolver la lámpara y te enviaremos una etiqueta.",
+    ),
+    "it": (
+        "Se qualcosa non va, contattaci invece di scrivere una recensione negativa.",
+        "Contattaci prima di restituire la lampada, ti invieremo un'etichetta.",
+    ),
 }
 CHANGE = {
-    "en": ("Since the replacement arrived, could you update the one-star rating you gave us?",
-           "Your feedback helped us: we changed the packaging of the lamp."),
-    "de": ("Wäre es möglich, Ihre Rezension jetzt anzupassen?",
-           "Dank Ihrer Bewertung haben wir die Anleitung überarbeitet."),
-    "nl": ("Zou u uw beoordeling willen herzien nu alles is opgelost?",
-           "Dankzij uw review hebben we de handleiding aangepast."),
-    "fr": ("Pourriez-vous modifier la note que vous nous avez donnée ?",
-           "Grâce à votre avis, nous avons modifié l'emballage."),
-    "es": ("¿Podrías borrar el comentario negativo que dejaste?",
-           "Gracias a tu comentario hemos cambiado el embalaje."),
-    "it": ("Potresti togliere la recensione da una stella, ora che è tutto risolto?",
-           "Grazie alla tua recensione abbiamo cambiato l'imballaggio."),
+    "en": (
+        "Since the replacement arrived, could you update the one-star rating you gave us?",
+        "Your feedback helped us: we changed the packaging of the lamp.",
+    ),
+    "de": (
+        "Wäre es möglich, Ihre Rezension jetzt anzupassen?",
+        "Dank Ihrer Bewertung haben wir die Anleitung überarbeitet.",
+    ),
+    "nl": (
+        "Zou u uw beoordeling willen herzien nu alles is opgelost?",
+        "Dankzij uw review hebben we de handleiding aangepast.",
+    ),
+    "fr": (
+        "Pourriez-vous modifier la note que vous nous avez donnée ?",
+        "Grâce à votre avis, nous avons modifié l'emballage.",
+    ),
+    "es": (
+        "¿Podrías borrar el comentario negativo que dejaste?",
+        "Gracias a tu comentario hemos cambiado el embalaje.",
+    ),
+    "it": (
+        "Potresti togliere la recensione da una stella, ora che è tutto risolto?",
+        "Grazie alla tua recensione abbiamo cambiato l'imballaggio.",
+    ),
 }
 TABLES = {
     "review_incentive": (review_incentive, INCENTIVE),

@@ -21,31 +21,60 @@ DETECTOR = Py3LangidDetector()
 def hits_for(rule, lang: str, body: str, html: str | None = None) -> list[str]:  # type: ignore[no-untyped-def]
     rcpt = f"kc9o3rt5g88dt@marketplace.amazon.{MARKETPLACE[lang]}"
     ctx = dataclasses.replace(context(), detector=DETECTOR)
-    msg = parse(build(body=body, html=html, to=rcpt), envelope("support@nordlicht-home.example", rcpt))
+    msg = parse(
+        build(body=body, html=html, to=rcpt), envelope("support@nordlicht-home.example", rcpt)
+    )
     return [h.evidence for h in rule(msg, ctx)]
 
 
 PHONE = {
-    "en": ("Give us a ring on 020 7946 0958 and we'll talk you through it.",
-           "For warranty repairs please call the manufacturer Lumo UK on 020 7946 0958."),
-    "de": ("Sie erreichen unser Team telefonisch unter 030 9876 5432.",
-           "Die Garantie wickelt der Hersteller direkt ab: Kundendienst 030 9876 5432."),
-    "nl": ("Bel ons gerust op 020 123 4567, dan lossen we het samen op.",
-           "Voor garantie kun je de fabrikant bellen op 020 123 4567."),
-    "fr": ("Appelez-nous au 01 42 68 53 00 pour en parler.",
-           "Pour la garantie, le fabricant répond au 01 42 68 53 00."),
-    "es": ("Llámanos al 912 345 678 y lo vemos juntos.",
-           "Para la garantía, contacta con el fabricante en el 912 345 678."),
-    "it": ("Chiamaci al 02 1234 5678 e ne parliamo.",
-           "Per la garanzia puoi chiamare il produttore al 02 1234 5678."),
+    "en": (
+        "Give us a ring on 020 7946 0958 and we'll talk you through it.",
+        "For warranty repairs please call the manufacturer Lumo UK on 020 7946 0958.",
+    ),
+    "de": (
+        "Sie erreichen unser Team telefonisch unter 030 9876 5432.",
+        "Die Garantie wickelt der Hersteller direkt ab: Kundendienst 030 9876 5432.",
+    ),
+    "nl": (
+        "Bel ons gerust op 020 123 4567, dan lossen we het samen op.",
+        "Voor garantie kun je de fabrikant bellen op 020 123 4567.",
+    ),
+    "fr": (
+        "Appelez-nous au 01 42 68 53 00 pour en parler.",
+        "Pour la garantie, le fabricant répond au 01 42 68 53 00.",
+    ),
+    "es": (
+        "Llámanos al 912 345 678 y lo vemos juntos.",
+        "Para la garantía, contacta con el fabricante en el 912 345 678.",
+    ),
+    "it": (
+        "Chiamaci al 02 1234 5678 e ne parliamo.",
+        "Per la garanzia puoi chiamare il produttore al 02 1234 5678.",
+    ),
 }
 SENSITIVE = {
     "en": ("Stop being such an idiot and read the manual.", "The plant mist spray is in the box."),
-    "de": ("Sie sind ein Betrüger, das wissen wir.", "Die Montage ist idiotensicher und dauert zehn Minuten."),
-    "nl": ("Doe niet zo stom en lees de handleiding.", "De levering mist helaas een schroef; we sturen hem na."),
-    "fr": ("Quel abruti, vous n'avez pas lu la notice.", "Nous avons reçu votre colis avec le pied de lampe."),
-    "es": ("No sea tan imbécil y lea las instrucciones.", "El nudo de la cuerda se deshace con la mano."),
-    "it": ("Non faccia il cretino e legga le istruzioni.", "Ci scusiamo per il ritardo della consegna."),
+    "de": (
+        "Sie sind ein Betrüger, das wissen wir.",
+        "Die Montage ist idiotensicher und dauert zehn Minuten.",
+    ),
+    "nl": (
+        "Doe niet zo stom en lees de handleiding.",
+        "De levering mist helaas een schroef; we sturen hem na.",
+    ),
+    "fr": (
+        "Quel abruti, vous n'avez pas lu la notice.",
+        "Nous avons reçu votre colis avec le pied de lampe.",
+    ),
+    "es": (
+        "No sea tan imbécil y lea las instrucciones.",
+        "El nudo de la cuerda se deshace con la mano.",
+    ),
+    "it": (
+        "Non faccia il cretino e legga le istruzioni.",
+        "Ci scusiamo per il ritardo della consegna.",
+    ),
 }
 LINK_TEXT = {
     "en": ("click here", "your order history"), "de": ("hier klicken", "Ihre Bestellübersicht"),
@@ -90,6 +119,8 @@ def test_link_text(lang: str) -> None:
 def test_language_mismatch() -> None:
     """English text to amazon.de is logged; German text to amazon.de is not."""
     english = "Thank you for your message. The cushion cover can be washed at thirty degrees."
-    german = "Vielen Dank für Ihre Nachricht. Der Kissenbezug kann bei dreißig Grad gewaschen werden."
+    german = (
+        "Vielen Dank für Ihre Nachricht. Der Kissenbezug kann bei dreißig Grad gewaschen werden."
+    )
     assert hits_for(language_mismatch, "de", english)
     assert [] == hits_for(language_mismatch, "de", german)
