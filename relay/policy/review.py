@@ -107,8 +107,8 @@ def _conditional_clause(s: Sentence) -> bool:
     """An if-clause before a review request in the same sentence, about the buyer being
     pleased ("if the lamp brightens your evenings, please share a review"); if-clauses
     about time, questions, wishes or problems are not conditions on satisfaction."""
-    review_at = min((m.start for m in s.matches if m.topic in ("review_noun", "review_imperative",
-                                                              "review_ask")), default=-1)  # fmt: skip
+    topics = ("review_noun", "review_imperative", "review_ask")
+    review_at = min((m.start for m in s.matches if m.topic in topics), default=-1)
     for marker in s.get("if_marker"):
         if review_at < 0 or marker.start > review_at:
             continue

@@ -99,14 +99,15 @@ class Topic:
         terms = tuple(
             (lang, tuple(t for t in ts if t.strip())) for lang, ts in sorted(by_lang.items())
         )
-        groups, by_lang = [], []
+        groups: list[str] = []
+        compiled: list[tuple[str, re.Pattern[str]]] = []
         for lang, ts in terms:
             # Longer terms first, so the evidence shows the most specific phrase.
             alternatives = sorted((term_regex(t) for t in ts), key=len, reverse=True)
             if alternatives:
                 groups.append(f"(?P<{lang}>{'|'.join(alternatives)})")
-                by_lang.append((lang, re.compile("|".join(alternatives))))
-        return cls(name, terms, re.compile("|".join(groups) or r"(?!x)x"), tuple(by_lang))
+                compiled.append((lang, re.compile("|".join(alternatives))))
+        return cls(name, terms, re.compile("|".join(groups) or r"(?!x)x"), tuple(compiled))
 
     def finditer(self, text: str, langs: frozenset[str] = frozenset()) -> list[TermMatch]:
         """Matches in any language, or (with `langs`) in those languages and "any"."""
