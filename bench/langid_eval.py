@@ -61,6 +61,13 @@ def detectors():  # type: ignore[no-untyped-def]
     except ImportError:
         pass
     try:
+        from relay.language import Py3LangidDetector
+
+        ours = Py3LangidDetector()
+        found["relay.language (cached model)"] = ours.detect
+    except ImportError:
+        pass
+    try:
         import langdetect
 
         langdetect.DetectorFactory.seed = 0

@@ -9,11 +9,88 @@ lazily in the process that uses it, and not pickled: inspection workers load the
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+from array import array
+from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("en", "de", "nl", "fr", "es", "it")
 MIN_LETTERS = 20  # below this a guess is noise: the marketplace default applies
 MAX_CHARS = 2000  # the first paragraphs decide; keeps the cost flat for long messages
+
+
+def cache_dir() -> Path:
+    """Where the unpacked model is kept: $BSM_RELAY_CACHE, ~/.cache/bsm-relay or the temp dir."""
+    configured = os.environ.get("BSM_RELAY_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(base) / "bsm-relay"
+
+
+def _unpacked(languages: tuple[str, ...]) -> Path:
+    """The model restricted to `languages`, as plain .npy files.
+
+    py3langid ships its model xz-compressed for all 97 languages: unpacking takes 1.4 s in
+    every process that starts. Unpacked once into the cache and cut to our languages, it loads
+    in 80 ms (measured here).
+    """
+    import numpy as np
+    from py3langid import __version__ as version
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+    from py3langid.modelio import load_model
+
+    folder = cache_dir() / f"py3langid-{version}-{'-'.join(languages)}"
+    if (folder / "classes.json").exists():
+        return folder
+    ptc, pc, classes, nextmove, row, output = load_model(MODEL_DIR / MODEL_FILE)
+    keep = [i for i, c in enumerate(classes) if c in languages]
+    tmp = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}")
+    tmp.mkdir(parents=True)
+    np.save(tmp / "ptc.npy", np.ascontiguousarray(ptc[:, keep]))
+    np.save(tmp / "pc.npy", pc[keep])
+    np.save(tmp / "nextmove.npy", np.frombuffer(nextmove, dtype=f"u{nextmove.itemsize}"))
+    np.save(tmp / "row.npy", np.frombuffer(row, dtype=f"u{row.itemsize}"))
+    np.save(tmp / "output.npy", np.asarray(output, dtype=np.int32))
+    (tmp / "classes.json").write_text(json.dumps([classes[i] for i in keep]))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process unpacked it first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _as_array(values: Any) -> array[int]:
+    out: array[int] = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+    out.frombytes(memoryview(values).cast("B"))
+    return out
+
+
+def load_identifier(languages: tuple[str, ...]) -> Any:
+    """A py3langid identifier for `languages`, from the unpacked cache when it can be used."""
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    try:
+        folder = _unpacked(languages)
+
+        def load(name: str) -> Any:
+            return np.load(folder / name, mmap_mode="r")
+
+        classes = json.loads((folder / "classes.json").read_text())
+        return LanguageIdentifier(
+            np.asarray(load("ptc.npy")), np.asarray(load("pc.npy")), classes,
+            _as_array(load("nextmove.npy")), load("output.npy").tolist(),
+            norm_probs=False, tk_row=_as_array(load("row.npy")),
+        )  # fmt: skip
+    except OSError:
+        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+        identifier.set_languages(list(languages))
+        return identifier
 
 
 class Py3LangidDetector:
@@ -31,11 +108,7 @@ class Py3LangidDetector:
         self._identifier = None
 
     def _load(self) -> Any:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
-        identifier.set_languages(list(self.languages))
-        return identifier
+        return load_identifier(self.languages)
 
     def detect(self, text: str) -> str:
         if sum(c.isalpha() for c in text[:MAX_CHARS]) < MIN_LETTERS:

@@ -7,14 +7,16 @@ ever sees the built, frozen Lexicon.
 from __future__ import annotations
 
 import tomllib
+from functools import cache
 from importlib import resources
 
 from relay.errors import ConfigError
 from relay.policy.text import Lexicon
 
 
+@cache
 def load_lexicon() -> Lexicon:
-    """Every topic file; each holds {language: [terms]}."""
+    """Every topic file; each holds {language: [terms]}. Read once per process."""
     data: dict[str, dict[str, list[str]]] = {}
     folder = resources.files("relay") / "data" / "lexicon"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):

@@ -69,10 +69,11 @@ def review_incentive(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
         window = a.window(s)
         across = s.has("review_link") and any(mentions_review(w) for w in window if w is not s)
         if mentions_review(s) or across:
-            offer = s.get("review_incentive")[0].text
-            yield Hit(
-                _evidence(s), f"remove the {offer!s} offered for a review; ask without reward"
+            offers = ", ".join(dict.fromkeys(m.text for m in s.get("review_incentive")))
+            reason = (
+                f"remove what is offered for a review ({offers}); ask without anything in return"
             )
+            yield Hit(_evidence(s), reason)
             return
 
 

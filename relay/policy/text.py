@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 _INVISIBLE = dict.fromkeys(
     map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u034f"),
@@ -84,30 +85,43 @@ class TermMatch:
 
 @dataclass(frozen=True)
 class Topic:
-    """One topic's terms in every language, compiled into one pattern (a group per language):
-    one scan of the text finds every language's matches."""
+    """One topic's terms in every language, as one pattern with a group per language: one
+    scan of the text finds every language's matches. Patterns are compiled on first use, in
+    the process that scans (the relay's main process never does)."""
 
     name: str
     terms: tuple[tuple[str, tuple[str, ...]], ...]  # (lang, terms)
-    pattern: re.Pattern[str]
-    # One pattern per language too: a filtered scan must not lose a match in the wanted
-    # language to another language's alternative at the same position ("idiot" is de and en).
-    by_lang: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    sources: tuple[tuple[str, str], ...]  # (lang, regex source)
 
     @classmethod
     def build(cls, name: str, by_lang: Mapping[str, Iterable[str]]) -> Topic:
         terms = tuple(
             (lang, tuple(t for t in ts if t.strip())) for lang, ts in sorted(by_lang.items())
         )
-        groups: list[str] = []
-        compiled: list[tuple[str, re.Pattern[str]]] = []
+        sources = []
         for lang, ts in terms:
             # Longer terms first, so the evidence shows the most specific phrase.
             alternatives = sorted((term_regex(t) for t in ts), key=len, reverse=True)
             if alternatives:
-                groups.append(f"(?P<{lang}>{'|'.join(alternatives)})")
-                compiled.append((lang, re.compile("|".join(alternatives))))
-        return cls(name, terms, re.compile("|".join(groups) or r"(?!x)x"), tuple(compiled))
+                sources.append((lang, "|".join(alternatives)))
+        return cls(name, terms, tuple(sources))
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"name": self.name, "terms": self.terms, "sources": self.sources}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        groups = [f"(?P<{lang}>{source})" for lang, source in self.sources]
+        return re.compile("|".join(groups) or r"(?!x)x")
+
+    @cached_property
+    def by_lang(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        # A filtered scan must not lose a match in the wanted language to another language's
+        # alternative at the same position ("idiot" is German and English).
+        return tuple((lang, re.compile(source)) for lang, source in self.sources)
 
     def finditer(self, text: str, langs: frozenset[str] = frozenset()) -> list[TermMatch]:
         """Matches in any language, or (with `langs`) in those languages and "any"."""
@@ -122,6 +136,10 @@ class Topic:
                 found += [TermMatch(self.name, lang, m.start(), m.end(), m.group(0).strip())
                           for m in pattern.finditer(text)]  # fmt: skip
         return sorted(found, key=lambda m: m.start)
+
+    def compile(self) -> None:
+        """Compile now rather than on the first message (inspection workers warm up)."""
+        _ = self.pattern, self.by_lang
 
 
 @dataclass(frozen=True)
@@ -139,7 +157,7 @@ class Lexicon:
         for t in self.topics:
             if t.name == name:
                 return t
-        return Topic(name, (), re.compile(r"(?!x)x"))
+        return Topic(name, (), ())
 
     def find(self, topic: str, normalized: str, langs: Iterable[str] = ()) -> list[str]:
         """Matched texts of `topic` in already-normalised text (all languages unless `langs`)."""

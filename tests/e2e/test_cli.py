@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from client import send
-from conftest import Sink, make_config
+from harness import Sink, make_config
 from mail import BUYER, ORDER, SELLER, build
 
 RELAY = [sys.executable, "-m", "relay"]
@@ -189,3 +189,9 @@ async def test_release_with_upstream_down_keeps_entry(
     assert "failed, the entry stays held" in err
     record = json.loads((tmp_path / "quarantine" / f"{entry}.json").read_text())
     assert (record["released"], record["history"][-1]["result"]) == (None, "failed")
+
+
+def test_docs_rules_md_is_generated() -> None:
+    """docs/rules.md is what `bsm-relay rules --markdown` prints (regenerate it when rules change)."""
+    docs = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
+    assert bsm("rules", "--markdown").stdout == docs

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from client import send
-from conftest import Sink, make_config
+from harness import Sink, make_config
 from mail import BUYER, BUYER2, ORDER, SELLER, build, html_reply
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from client import send
-from conftest import Sink
+from harness import Sink
 from mail import BUYER, SELLER, build
 from peers import free_port
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dns.resolver
 import trustme
 from client import send
-from conftest import Sink, make_config
+from harness import Sink, make_config
 from mail import BUYER, SELLER, build
 
 

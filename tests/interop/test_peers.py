@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from interop.conftest import RelayProcess, SmtpSink, start_relay_process
+from interop_tools import RelayProcess, SmtpSink, start_relay_process
 from mail import BUYER, SELLER, build
 from peers import PostfixInstance, free_port
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from client import send
-from conftest import Sink, make_config
 from data.legit import ATTRIBUTION, LEGIT, Legit
+from harness import Sink, make_config
 from mail import SELLER, build
 from ruletools import context, envelope
 

@@ -1,0 +1,133 @@
+"""Interop helpers: a relay running as its own process, and Postfix's smtp-sink."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mail import OTHER_SELLER, SELLER
+from peers import free_port
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, seconds: float = 20) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@dataclass
+class SmtpSink:
+    """Postfix's smtp-sink, dumping each transaction into `folder`."""
+
+    port: int
+    folder: Path
+    proc: subprocess.Popen[bytes]
+
+    def messages(self) -> list[bytes]:
+        return [p.read_bytes() for p in sorted(self.folder.glob("*")) if p.is_file()]
+
+    def wait_for(self, count: int, seconds: float = 20) -> list[bytes]:
+        deadline = time.monotonic() + seconds
+        while len(self.messages()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.messages()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    # smtp-sink drops root for "nobody", who cannot enter pytest's private tmp_path.
+    root = Path(tempfile.mkdtemp(prefix="bsm-smtp-sink-"))
+    os.chmod(root, 0o777)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "/usr/sbin/smtp-sink",
+            "-u",
+            "nobody",
+            "-d",
+            f"{root}/dump/%H%M%S.",
+            f"127.0.0.1:{port}",
+            "64",
+        ]
+    )
+    _wait_port(port, proc)
+    yield SmtpSink(port, root / "dump", proc)
+    proc.terminate()
+    proc.wait(10)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class RelayProcess:
+    port: int
+    workdir: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def log(self) -> str:
+        return (self.workdir / "relay.log").read_text()
+
+
+def start_relay_process(workdir: Path, upstream_port: int, extra: str = "") -> RelayProcess:
+    port = free_port()
+    (workdir / "relay.toml").write_text(
+        f"""
+[server]
+listen = "127.0.0.1:{port}"
+hostname = "bsm-relay.test"
+[upstream]
+mode = "smarthost"
+port = {upstream_port}
+starttls = "off"
+[senders]
+approved = ["{SELLER}", "{OTHER_SELLER}"]
+[log]
+file = "{workdir / "relay.log"}"
+format = "json"
+{extra}
+"""
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay", "serve", "--config", str(workdir / "relay.toml")],
+        cwd=workdir,
+    )
+    _wait_port(port, proc)
+    return RelayProcess(port, workdir, proc)
+
+
+@pytest.fixture
+def relay_process(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[RelayProcess]:
+    """The relay as users run it, delivering to Postfix's smtp-sink."""
+    workdir = tmp_path / "relay"
+    workdir.mkdir()
+    relay = start_relay_process(workdir, smtp_sink.port)
+    yield relay
+    relay.proc.send_signal(signal.SIGTERM)
+    relay.proc.wait(15)
+
+
+@pytest.fixture
+def postfix_root() -> Iterator[Path]:
+    """A folder Postfix's unprivileged daemons can enter (pytest's tmp_path is root-only)."""
+    root = Path(tempfile.mkdtemp(prefix="bsm-postfix-"))
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
