@@ -134,6 +134,8 @@ def _content_lines(msg: Message, ctx: PolicyContext) -> list[str]:
 
 
 def _only_thanks(sentence: str, ctx: PolicyContext) -> bool:
+    # Capitalised words after the first are names ("Nordlicht Home"): not content.
+    names = {normalize(w).strip(".,!?") for w in sentence.split()[1:] if w[:1].isupper()}
     norm = normalize(ORDER_ID.sub(" ", sentence))
     thanks = ctx.lexicon.topic("thanks").finditer(norm)
     if not thanks:
@@ -143,7 +145,7 @@ def _only_thanks(sentence: str, ctx: PolicyContext) -> bool:
         chars[m.start : m.end] = " " * (m.end - m.start)
     rest = re.sub(r"[^\w\s']", " ", "".join(chars))
     filler = {m.text for m in ctx.lexicon.topic("filler").finditer(rest)}
-    residue = [w for w in rest.split() if w not in filler and not w.isdigit()]
+    residue = [w for w in rest.split() if w not in filler and w not in names and not w.isdigit()]
     return len(residue) <= 3
 
 
@@ -179,17 +181,22 @@ def order_confirmation(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     if not _proactive(msg):
         return
     a = analysis_of(msg, ctx)
-    # A delay or problem notice, a review request, a question to the buyer or a document
-    # (label, invoice) is a permitted purpose; the shipping news in it is context.
+    # A delay or problem notice, a review request, delivery scheduling, a question to the buyer
+    # or a document (label, invoice) is a permitted purpose; the shipping news is context.
     if msg.attachments or any(
-        _is_delay_notice(s) or is_request(s) or (s.part >= 0 and s.text.endswith("?"))
+        _is_delay_notice(s)
+        or is_request(s)
+        or s.has("scheduling")
+        or (s.part >= 0 and s.text.endswith("?"))
         for s in a.sentences
     ):
         return
     for s in a.sentences:
-        found = s.get("confirmation")
+        refund = s.near("refund_word", "processed_word", 8)
+        found = [m.text for m in s.get("confirmation")]
+        if refund:
+            found.append(" … ".join(m.text for m in refund))
         if found:
-            yield Hit(
-                found[0].text, "do not confirm orders, shipping or refunds: Amazon tells the buyer"
-            )
+            reason = "do not confirm orders, shipping or refunds: Amazon tells the buyer"
+            yield Hit(found[0], reason)
             return

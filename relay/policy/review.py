@@ -21,13 +21,22 @@ from relay.policy.model import Action, Finding, Hit, rule
 
 GUIDE = "Amazon communication guidelines: messages may not manipulate reviews or feedback"
 ASK_DISTANCE = 6  # words between an asking verb and the review noun
-CHANGE_DISTANCE = 4
+CHANGE_DISTANCE = 3
+# An amount of money in the same sentence as a review is an incentive, whatever the verb.
+MONEY = re.compile(
+    r"(?:[€£$]\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:€|eur|euro|euros|£|gbp|pounds?|\$|usd|dollars?)\b)"
+)
 CONTACT_DISTANCE = 10
 VERB_FINAL = ("de", "nl")  # languages where the verb may follow its object ("Bewertung zu löschen")
 
 
+def _generic_review(s: Sentence) -> bool:
+    """'Your thoughts' or 'your experience' is a review when the sentence names Amazon."""
+    return s.has("review_generic") and s.has("on_amazon")
+
+
 def mentions_review(s: Sentence) -> bool:
-    return s.has("review_noun") or s.has("review_imperative")
+    return s.has("review_noun") or s.has("review_imperative") or _generic_review(s)
 
 
 def is_request(s: Sentence) -> bool:
@@ -36,6 +45,7 @@ def is_request(s: Sentence) -> bool:
         s.has("review_imperative")
         or s.near("review_ask", "review_noun", ASK_DISTANCE) is not None
         or (s.has("review_noun") and s.has("review_wish"))
+        or (_generic_review(s) and s.near("review_ask", "review_generic", ASK_DISTANCE) is not None)
     )
 
 
@@ -64,12 +74,13 @@ def review_incentive(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Compensation offered for a review: money, gifts, free products, refunds, discounts."""
     a = analysis_of(msg, ctx)
     for s in a.sentences:
-        if not s.has("review_incentive"):
+        if not (s.has("review_incentive") or MONEY.search(s.text)):
             continue
         window = a.window(s)
         across = s.has("review_link") and any(mentions_review(w) for w in window if w is not s)
         if mentions_review(s) or across:
-            offers = ", ".join(dict.fromkeys(m.text for m in s.get("review_incentive")))
+            offered = [m.text for m in s.get("review_incentive")] + MONEY.findall(s.text)
+            offers = ", ".join(dict.fromkeys(offered))
             reason = (
                 f"remove what is offered for a review ({offers}); ask without anything in return"
             )
@@ -178,7 +189,10 @@ def review_change_request(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
         for verb in s.get("review_change"):
             for own in s.get("review_own"):
                 ordered = verb.lang in VERB_FINAL or verb.start < own.start
-                if ordered and s.words_between(verb, own) <= CHANGE_DISTANCE:
+                first, second = (verb, own) if verb.start < own.start else (own, verb)
+                # "we updated your order; your review…": a clause break separates them
+                joined = not any(c in s.text[first.end : second.start] for c in ",;:")
+                if ordered and joined and s.words_between(verb, own) <= CHANGE_DISTANCE:
                     yield Hit(_evidence(s), "do not ask the buyer to change or remove a review")
                     return
 

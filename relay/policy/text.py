@@ -71,7 +71,10 @@ def term_regex(term: str) -> str:
             body += r"\s+(?:\S+\s+){0,3}?" if gap else r"\s+"
         body += _word_regex(word)
         gap = False
-    return rf"(?<!\w){body}(?!\w)"
+    words = normalize(term).split()
+    head = r"(?<!\w)" if words and (words[0][:1].isalnum() or words[0][:1] == "_") else ""
+    tail = r"(?!\w)" if words and (words[-1].rstrip("*?")[-1:].isalnum()) else ""
+    return f"{head}{body}{tail}"
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,18 @@ def _regions(msg: Message, ctx: PolicyContext) -> list[str]:
     return list(dict.fromkeys(r for r in regions if r)) or ["DE"]
 
 
-def phone_numbers(text: str, regions: list[str]) -> list[str]:
-    """Valid phone numbers written in `text` for any of `regions`."""
+def phone_numbers(text: str, regions: list[str], lenient: bool = False) -> list[str]:
+    """Valid phone numbers written in `text` for any of `regions` (also merely possible ones,
+    when `lenient`: the sentence asks the buyer to call)."""
     masked = DATE.sub(lambda m: " " * len(m.group(0)), ORDER_ID.sub(lambda m: " " * 19, text))
     found = []
     for cand in CANDIDATE.finditer(masked):
         digits = sum(c.isdigit() for c in cand.group(0))
         if not 7 <= digits <= 15:
             continue
+        leniency = phonenumbers.Leniency.POSSIBLE if lenient else phonenumbers.Leniency.VALID
         for region in regions:
-            matches = list(phonenumbers.PhoneNumberMatcher(cand.group(0), region))
+            matches = list(phonenumbers.PhoneNumberMatcher(cand.group(0), region, leniency))
             if matches:
                 found.append(matches[0].raw_string)
                 break
@@ -69,7 +71,7 @@ def phone_number(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     previous: Sentence | None = None
     for s in a.sentences:
         if not _exempt(s, previous if previous and previous.part == s.part else None):
-            for number in phone_numbers(s.text, regions):
+            for number in phone_numbers(s.text, regions, lenient=s.has("call_verb")):
                 yield Hit(
                     number, f"remove the phone number {number}; the buyer answers through Amazon"
                 )
