@@ -292,7 +292,7 @@ def _enter(frame: _Frame, walk: _Walk, stack: list[_Frame]) -> None:
         # even for 50,000 nested anchors, where text_content() per anchor is quadratic.
         walk.links.append(
             _LinkDraft(el.get("href", "").strip(), quoted, hidden, walk.lengths[False],
-                       walk.lengths[quoted], context=_shallow_text(el.getparent()))
+                       walk.lengths[quoted], context=shallow_text(el.getparent()))
         )  # fmt: skip
         link = opened = len(walk.links) - 1
     if tag in ("img", "image") or (tag == "input" and el.get("type", "").lower() == "image"):
@@ -343,7 +343,7 @@ def scan_html(source: str, part: int = 0) -> HtmlScan:
     return _finish(walk, incomplete)
 
 
-def _shallow_text(el: Any) -> str:
+def shallow_text(el: Any) -> str:
     """The element's own text and its children's text and tails, one level deep, short."""
     if el is None:
         return ""

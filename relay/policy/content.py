@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import lxml.html
 
-from relay.htmlscan import Image, css_declarations
+from relay.htmlscan import Image, css_declarations, shallow_text
 from relay.message import Message
 from relay.policy.context import PolicyContext
-from relay.policy.links import is_remote, is_tracker, scheme_of
+from relay.policy.links import host_of, is_amazon_host, is_remote, is_tracker, scheme_of
 from relay.policy.model import Action, Hit, rule
 from relay.policy.text import normalize
 from relay.rewrite import Editor, in_quote, remove, unwrap
@@ -93,20 +93,22 @@ def _unsub_wording(text: str, ctx: PolicyContext) -> list[str]:
     return ctx.lexicon.find("unsubscribe", normalize(text))
 
 
+def is_unsubscribe(text: str, context: str, url: str, ctx: PolicyContext) -> bool:
+    """An opt-out link: by its words, the words around it, or its URL; never Amazon's own
+    pages (the buyer's messaging preferences live there)."""
+    if is_amazon_host(host_of(url)):
+        return False
+    words = _unsub_wording(text, ctx) or _unsub_wording(context, ctx)
+    return bool(words or _UNSUB_URL.search(url))
+
+
 def _unsub_anchors(root: lxml.html.HtmlElement, ctx: PolicyContext) -> list[lxml.html.HtmlElement]:
-    found = []
-    for a in root.iter("a"):
-        href = a.get("href") or ""
-        if in_quote(a):
-            continue
-        parent = a.getparent()
-        context = parent.text_content() if parent is not None else ""
-        wording = _unsub_wording(a.text_content(), ctx) or (
-            len(context) < 300 and _unsub_wording(context, ctx)
-        )
-        if wording or _UNSUB_URL.search(href):
-            found.append(a)
-    return found
+    return [
+        a
+        for a in root.iter("a")
+        if not in_quote(a)
+        and is_unsubscribe(a.text_content(), shallow_text(a.getparent()), a.get("href") or "", ctx)
+    ]
 
 
 def _unsub_lines(text: str, ctx: PolicyContext) -> list[int]:
@@ -115,7 +117,7 @@ def _unsub_lines(text: str, ctx: PolicyContext) -> list[int]:
     end = quote_start(lines)
     hits: list[int] = []
     for i, line in enumerate(lines[:end]):
-        urls = find_urls(line)
+        urls = [u for u in find_urls(line) if not is_amazon_host(host_of(u))]
         if urls and (_unsub_wording(line, ctx) or any(_UNSUB_URL.search(u) for u in urls)):
             hits.append(i)
         elif urls and i and _unsub_wording(lines[i - 1], ctx) and not find_urls(lines[i - 1]):
@@ -156,8 +158,7 @@ def unsubscribe_link(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     for link in msg.links:
         if link.quoted:
             continue
-        wording = _unsub_wording(link.text, ctx) or _unsub_wording(link.context, ctx)
-        if link.source == "html" and (wording or _UNSUB_URL.search(link.url)):
+        if link.source == "html" and is_unsubscribe(link.text, link.context, link.url, ctx):
             yield Hit(f"{link.text[:60]} <{link.url[:100]}>", "remove the unsubscribe link")
     for part in msg.parts:
         if part.subtype == "plain":

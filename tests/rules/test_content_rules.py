@@ -132,3 +132,19 @@ def test_insecure_link_miss() -> None:
     """https links are not insecure."""
     raw = build(html=html_reply('Die <a href="https://www.amazon.de/returns">Hilfe</a>.'))
     assert hits(insecure_link, raw) == []
+
+
+UNSUBSCRIBE_MISSES = {
+    "en": "You can track the parcel in Your Orders: https://www.amazon.co.uk/your-orders",
+    "de": "Abmelden müssen Sie sich nirgends; die Rücksendung starten Sie unter https://www.amazon.de/returns",
+    "nl": "Je hoeft je nergens af te melden; retourneren kan via https://www.amazon.nl/returns",
+    "fr": "Le retour se fait ici : https://www.amazon.fr/returns",
+    "es": "Puedes gestionar la devolución aquí: https://www.amazon.es/returns",
+    "it": "Puoi gestire il reso qui: https://www.amazon.it/returns",
+}
+
+
+@pytest.mark.parametrize(("lang", "text"), list(UNSUBSCRIBE_MISSES.items()))
+def test_unsubscribe_link_miss_plain(lang: str, text: str) -> None:
+    """An ordinary Amazon link in each language is no opt-out link."""
+    assert [] == hits(unsubscribe_link, build(body=f"Hallo,\n\n{text}\n\nGruß"))

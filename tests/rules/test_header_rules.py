@@ -71,3 +71,19 @@ def test_order_id_missing_miss() -> None:
     assert hits(order_id_missing, build(body=f"Bestellung {ORDER}", reply=False)) == []
     assert hits(order_id_missing, build(subject="AW: Frage", reply=True)) == []
     assert hits(order_id_missing, build(subject="Re: Question", reply=False)) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: Important question about the size",
+        "AW: Wichtige Frage zur Lieferung",
+        "Re: Belangrijke vraag over de maat",
+        "Re: Question importante sur la taille",
+        "Re: Pregunta importante sobre el tamaño",
+        "Re: Domanda urgente sulla consegna",
+    ],
+)
+def test_subject_important_tag_miss_six_languages(subject: str) -> None:
+    """Urgency words inside an ordinary subject are not a bracketed tag."""
+    assert [] == hits(subject_important_tag, build(subject=subject))
