@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from relay import __version__
+from relay import __version__, logreview, quarantine_cli
 from relay.config import Config, load_config
-from relay.errors import EntryNotFound, QuarantineConflict, RelayError, UpstreamError, UsageError
+from relay.errors import EntryNotFound, RelayError, UsageError
 from relay.inspect import InspectorPool, build_settings
 from relay.message import Envelope, parse_message
 from relay.policy.engine import Evaluation, with_review_history
 from relay.policy.model import Action
 from relay.policy.registry import RULES
-from relay.quarantine import QuarantineStore
 from relay.state import open_state
-from relay.upstream import build_forwarder
 
 EXIT_FOR = {Action.DELIVER: 0, Action.STRIP: 0, Action.QUARANTINE: 3, Action.REJECT: 4}
 
@@ -52,15 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = rules.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true", help="the reference docs/rules.md")
-    q = sub.add_parser("quarantine", help="inspect, release or delete held messages")
-    qsub = q.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    ql = qsub.add_parser("list", parents=[common], help="held messages")
-    ql.add_argument("--json", action="store_true")
-    qs = qsub.add_parser("show", parents=[common], help="one entry in full")
-    qs.add_argument("id")
-    qs.add_argument("--raw", action="store_true", help="print the .eml as received")
-    for name, text in (("release", "deliver a held message"), ("delete", "remove a held message")):
-        qsub.add_parser(name, parents=[common], help=text).add_argument("id")
+    quarantine_cli.add_parser(sub, common, _Parser)
+    logreview.add_parser(sub, common)
     return p
 
 
@@ -72,7 +62,7 @@ def _read_input(path: str) -> bytes:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-async def _evaluate(config: Config, raw: bytes, envelope: Envelope) -> Evaluation:
+async def evaluate_with_history(config: Config, raw: bytes, envelope: Envelope) -> Evaluation:
     """The relay's verdict: inspection in a worker, then the review history (read only)."""
     settings = build_settings(config)
     pool = InspectorPool(settings, 1, config.server.time_budget)
@@ -102,7 +92,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         else (headers.from_[0].addr if headers.from_ else "")
     )
     rcpts = tuple(args.rcpt or [a.addr for a in (*headers.to, *headers.cc)])
-    ev = asyncio.run(_evaluate(config, raw, Envelope(mail_from, rcpts)))
+    ev = asyncio.run(evaluate_with_history(config, raw, Envelope(mail_from, rcpts)))
     verdict = ev.verdict
     if args.json:
         doc = {"action": str(verdict.action), "findings": [f.as_dict() for f in verdict.findings]}
@@ -169,59 +159,6 @@ def cmd_rules(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- quarantine
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def cmd_quarantine(config: Config, args: argparse.Namespace) -> int:
-    store = QuarantineStore(config.quarantine_dir)
-    if args.action == "list":
-        entries = store.entries() if config.quarantine_dir.exists() else []
-        if args.json:
-            print(json.dumps(entries, ensure_ascii=False, indent=1))
-            return 0
-        if not entries:
-            print(f"no held messages in {config.quarantine_dir}")
-        for e in entries:
-            rules = ",".join(dict.fromkeys(f["rule"] for f in e.get("findings", [])))
-            state = "released" if e.get("released") else "held"
-            rcpt = ",".join(e["envelope"]["rcpt_to"])
-            sender = e["envelope"]["mail_from"]
-            subject = e.get("subject", "")[:50]
-            print(
-                f"{e['id']}  {state:<8}  {e['arrived']}  {sender} -> {rcpt}  [{rules}]  {subject}"
-            )
-        return 0
-    if args.action == "show":
-        if args.raw:
-            sys.stdout.buffer.write(store.raw(args.id))
-            return 0
-        print(json.dumps(store.load(args.id), ensure_ascii=False, indent=1))
-        return 0
-    if args.action == "release":
-        forwarder = build_forwarder(config)
-        try:
-            upstream = asyncio.run(store.release(args.id, forwarder, _operator()))
-        except QuarantineConflict as exc:
-            print(f"bsm-relay: {exc}", file=sys.stderr)
-            return 1
-        except UpstreamError as exc:
-            print(
-                f"bsm-relay: release of {args.id} failed, the entry stays held: {exc}",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"released {args.id}: {upstream}")
-        return 0
-    store.delete_sync(args.id, _operator())
-    print(f"deleted {args.id}")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -231,9 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.server import serve
 
             configure_logging(config.log)
-            asyncio.run(serve(config))
+            asyncio.run(serve(config, getattr(args, "config", None)))
             return 0
-        command: Any = {"check": cmd_check, "rules": cmd_rules, "quarantine": cmd_quarantine}
+        command: Any = {
+            "check": cmd_check,
+            "rules": cmd_rules,
+            "quarantine": quarantine_cli.run,
+            "log": logreview.run,
+        }
         return int(command[args.command](config, args))
     except EntryNotFound as exc:
         print(f"bsm-relay: error: {exc}", file=sys.stderr)

@@ -48,6 +48,7 @@ class ServerConfig:
     inspect_workers: int = 1
     inspect_memory_mb: int = 2048
     session_timeout: float = 300.0
+    shutdown_grace: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class MarketplaceConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    listen: str = ""  # host:port of the Prometheus /metrics and /healthz listener; "" = off
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return split_listen(self.listen) if self.listen else None
+
+
+@dataclass(frozen=True)
 class LogConfig:
     file: str = ""
     format: str = "auto"
@@ -90,6 +100,7 @@ class Config:
     policy_file: str = ""
     policy: PolicySettings = field(default_factory=PolicySettings)
     log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = "(embedded defaults)"
 
     @property
@@ -174,7 +185,8 @@ def _state_url(value: str) -> str:
 # ---------------------------------------------------------------- loading
 def parse_config(doc: Mapping[str, Any], source: str) -> Config:
     """Build the Config from a parsed TOML document (validated, defaults filled in)."""
-    known = {"server", "upstream", "senders", "marketplace", "quarantine", "state", "policy", "log"}
+    known = {"server", "upstream", "senders", "marketplace", "quarantine", "state", "policy", "log",
+             "metrics"}  # fmt: skip
     for name in doc:
         if name not in known:
             raise ConfigError(f"{source}: [{name}]: unknown section")
@@ -195,6 +207,7 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         inspect_workers=s.get("inspect_workers", int, d_srv.inspect_workers, _positive),
         inspect_memory_mb=s.get("inspect_memory_mb", int, d_srv.inspect_memory_mb, _positive),
         session_timeout=s.get("session_timeout", float, d_srv.session_timeout, _positive),
+        shutdown_grace=s.get("shutdown_grace", float, d_srv.shutdown_grace, _positive),
     )
     s.done()
 
@@ -243,6 +256,9 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         level=lg.get("level", str, d_log.level, _one_of(("debug", "info", "warning", "error"))),
     )
     lg.done()
+    mt = _Section(source, "metrics", doc.get("metrics", {}))
+    metrics = MetricsConfig(listen=mt.get("listen", str, "", lambda v: _listen(v) if v else ""))
+    mt.done()
 
     policy = load_policy(policy_file) if policy_file else PolicySettings()
     return Config(
@@ -255,6 +271,7 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         policy_file=policy_file,
         policy=policy,
         log=log,
+        metrics=metrics,
         source=source,
     )
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from relay.errors import StoreError, UpstreamError, UpstreamPermanent
 from relay.inspect import InspectSettings
 from relay.message import Envelope
+from relay.metrics import Metrics, NullMetrics
 from relay.policy.engine import Evaluation, with_review_history
 from relay.policy.envelope import (
     recipient_hit,
@@ -60,6 +61,7 @@ class Outcome:
     action: str  # deliver, strip, quarantine, reject, defer (4xx) or bounce (upstream 5xx)
     quarantine_id: str = ""
     upstream: str = ""
+    upstream_code: int | None = None  # the next hop's reply code; 0 when it never answered
 
 
 def ascii_text(text: str) -> str:
@@ -101,6 +103,7 @@ class Pipeline:
         quarantine: Quarantine,
         state: StateStore,
         log: Any,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.inspector = inspector
@@ -108,6 +111,7 @@ class Pipeline:
         self.quarantine = quarantine
         self.state = state
         self.log = log
+        self.metrics = metrics or NullMetrics()
 
     def update(self, settings: InspectSettings) -> None:
         """A reloaded policy: applies to the next envelope and the next message."""
@@ -120,6 +124,7 @@ class Pipeline:
             return None
         self.log.info("envelope", stage=stage, action="reject", rules=[rule_id],
                       address=hit.evidence, reason=hit.reason)  # fmt: skip
+        self.metrics.envelope(stage, rule_id)
         return reply(550, "5.7.1", [f"{rule_id}: {hit.reason} [{hit.evidence[:120]}]"])
 
     def check_sender(self, address: str) -> str | None:
@@ -143,6 +148,9 @@ class Pipeline:
         outcome, ev = await self._act(sub, ev)
         done = time.monotonic()
         verdict = ev.verdict
+        self.metrics.message(
+            outcome.action, ev, outcome.upstream_code, inspected - started, done - inspected
+        )
         self.log.info(
             "message",
             message_id=ev.facts.message_id,
@@ -210,20 +218,13 @@ class Pipeline:
             upstream = await self.forwarder.forward(sub.envelope, data)
         except UpstreamError as exc:
             kind = "bounce" if isinstance(exc, UpstreamPermanent) else "defer"
-            return Outcome(
-                exc.code, reply(exc.code, exc.enhanced, [exc.text]), kind, upstream=exc.upstream
-            )
-        done = (
-            "delivered after removing: " + ", ".join(ev.verdict.stripped)
-            if ev.verdict.stripped
-            else "delivered"
-        )
-        return Outcome(
-            250,
-            reply(250, "2.0.0", [f"Ok: {done}; upstream: {upstream}"]),
-            str(action),
-            upstream=upstream,
-        )
+            code = int(exc.upstream[:3]) if exc.upstream[:3].isdigit() else 0
+            text = reply(exc.code, exc.enhanced, [exc.text])
+            return Outcome(exc.code, text, kind, upstream=exc.upstream, upstream_code=code)
+        removed = ", ".join(ev.verdict.stripped)
+        done = f"delivered after removing: {removed}" if removed else "delivered"
+        text = reply(250, "2.0.0", [f"Ok: {done}; upstream: {upstream}"])
+        return Outcome(250, text, str(action), upstream=upstream, upstream_code=250)
 
     async def _hold(self, sub: Submission, ev: Evaluation) -> Outcome:
         try:

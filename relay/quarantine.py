@@ -10,9 +10,11 @@ so two operators, or two relays sharing the folder, can never act on one entry a
 from __future__ import annotations
 
 import asyncio
+import calendar
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,9 +144,17 @@ class QuarantineStore:
         entry.setdefault("history", []).append(event)
         atomic_write(self._path(entry_id, ".json"), entry)
 
-    async def release(self, entry_id: str, forwarder: Forwarder, who: str) -> str:
+    async def release(
+        self,
+        entry_id: str,
+        forwarder: Forwarder,
+        who: str,
+        prepare: Callable[[bytes, Envelope], Awaitable[tuple[bytes, str]]] | None = None,
+    ) -> str:
         """Deliver a held message once; returns the upstream's reply.
 
+        `prepare` (for --recheck) may rewrite the message first; it returns the bytes to send
+        and a note for the record, or raises QuarantineConflict to refuse the release.
         Raises QuarantineConflict when it was already released (or is being released),
         EntryNotFound, or UpstreamError when the upstream did not take it (the entry stays).
         """
@@ -159,6 +169,15 @@ class QuarantineStore:
             data = await asyncio.to_thread(self.raw, entry_id)
             env = entry["envelope"]
             envelope = Envelope(env["mail_from"], tuple(env["rcpt_to"]))
+            note = "as held"
+            if prepare is not None:
+                try:
+                    data, note = await prepare(data, envelope)
+                except QuarantineConflict as exc:
+                    event = {"action": "release", "at": now_iso(), "by": who, "result": "refused",
+                             "note": str(exc)}  # fmt: skip
+                    await asyncio.to_thread(self._record, entry_id, entry, event)
+                    raise
             try:
                 reply = await forwarder.forward(envelope, data)
             except UpstreamError as exc:
@@ -167,22 +186,40 @@ class QuarantineStore:
                 await asyncio.to_thread(self._record, entry_id, entry, event)
                 raise
             event = {"action": "release", "at": now_iso(), "by": who, "result": "delivered",
-                     "upstream": reply}  # fmt: skip
-            entry["released"] = {"at": event["at"], "by": who, "upstream": reply}
+                     "upstream": reply, "note": note}  # fmt: skip
+            entry["released"] = {"at": event["at"], "by": who, "upstream": reply, "note": note}
             await asyncio.to_thread(self._record, entry_id, entry, event)
             return reply
         finally:
             lock.unlink(missing_ok=True)
 
-    def delete_sync(self, entry_id: str, who: str) -> None:
+    def delete_sync(self, entry_id: str, who: str, action: str = "delete") -> None:
         """Remove the message; its record moves to deleted/ with who deleted it and when."""
-        lock = self._claim(entry_id, who, "delete")
+        lock = self._claim(entry_id, who, action)
         try:
             entry = self.load(entry_id)
-            entry.setdefault("history", []).append({"action": "delete", "at": now_iso(), "by": who})
+            entry.setdefault("history", []).append({"action": action, "at": now_iso(), "by": who})
             atomic_write(self.folder / "deleted" / f"{entry_id}.json", entry)
             self._path(entry_id, ".json").unlink(missing_ok=True)
             self._path(entry_id, ".eml").unlink(missing_ok=True)
             fsync_dir(self.folder)
         finally:
             lock.unlink(missing_ok=True)
+
+    def purge_sync(self, older_than: float, who: str, now: float | None = None) -> list[str]:
+        """Delete every entry that arrived more than `older_than` seconds ago."""
+        cutoff = (now if now is not None else time.time()) - older_than
+        purged = []
+        for entry in self.entries():
+            if arrival_time(entry) < cutoff:
+                try:
+                    self.delete_sync(entry["id"], who, action="purge")
+                except (QuarantineConflict, EntryNotFound):
+                    continue  # someone else is acting on it: it is theirs now
+                purged.append(entry["id"])
+        return purged
+
+
+def arrival_time(entry: dict[str, Any]) -> float:
+    """The entry's arrival as a Unix time."""
+    return calendar.timegm(time.strptime(entry["arrived"], "%Y-%m-%dT%H:%M:%SZ"))

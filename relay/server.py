@@ -1,14 +1,20 @@
 """`bsm-relay serve`: build the parts from the configuration and run the listener.
 
 `Relay` owns the pieces with a lifetime (inspection workers, state store, forwarder, the
-listening socket) so that tests can start one on port 0 inside their own event loop and
-stop it again, exactly as `serve` does.
+listening socket, the metrics listener) so that tests can start one on port 0 inside their
+own event loop and stop it again, exactly as `serve` does.
+
+Signals: SIGTERM and SIGINT drain (stop accepting, let open transactions finish within
+`shutdown_grace`, then 421 and close); SIGHUP reloads the policy file and the approved senders
+without touching a connection (an invalid file keeps the running policy and logs why).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +22,10 @@ from typing import Any
 import structlog
 
 from relay import __version__
-from relay.config import Config
-from relay.inspect import InspectorPool, InspectSettings, build_settings
+from relay.config import Config, load_config
+from relay.errors import ConfigError
+from relay.inspect import InspectorPool, InspectSettings, build_settings, with_policy
+from relay.metrics import Metrics, MetricsServer
 from relay.pipeline import Pipeline
 from relay.quarantine import QuarantineStore
 from relay.smtp import RelayHandler, RelaySMTP
@@ -28,13 +36,18 @@ from relay.upstream import Forwarder, Resolver, build_forwarder
 @dataclass
 class Relay:
     config: Config
+    config_path: str | None = None  # reread on SIGHUP
     resolver: Resolver | None = None
     inspector: Any = None  # an Inspector; the worker pool unless a test injects one
     forwarder: Forwarder | None = None
     state: StateStore | None = None
     pipeline: Pipeline | None = None
+    handler: RelayHandler | None = None
     server: asyncio.Server | None = None
     settings: InspectSettings | None = None
+    metrics: Metrics | None = None
+    metrics_server: MetricsServer | None = None
+    metrics_port: int = 0
     log: Any = field(default_factory=lambda: structlog.get_logger("bsm-relay"))
 
     @property
@@ -51,11 +64,11 @@ class Relay:
             self.inspector = pool
         self.forwarder = self.forwarder or build_forwarder(cfg, self.resolver)
         self.state = self.state or open_state(cfg.state_url)
+        self.metrics = Metrics(cfg.quarantine_dir)
         quarantine = QuarantineStore(cfg.quarantine_dir)
-        self.pipeline = Pipeline(
-            settings, self.inspector, self.forwarder, quarantine, self.state, self.log
-        )
-        handler = RelayHandler(self.pipeline, cfg.server.max_recipients)
+        self.pipeline = Pipeline(settings, self.inspector, self.forwarder, quarantine, self.state,
+                                 self.log, self.metrics)  # fmt: skip
+        self.handler = handler = RelayHandler(self.pipeline, cfg.server.max_recipients)
         loop = asyncio.get_running_loop()
 
         def factory() -> RelaySMTP:
@@ -70,22 +83,95 @@ class Relay:
             )
 
         self.server = await loop.create_server(factory, cfg.server.host, cfg.server.port)
+        if cfg.metrics.address is not None:
+            self.metrics_server = MetricsServer(self.metrics, self.health)
+            self.metrics_port = await self.metrics_server.start(*cfg.metrics.address)
         self.log.info(
             "listening",
             version=__version__,
             listen=f"{cfg.server.host}:{self.port}",
+            metrics=f"{cfg.metrics.address[0]}:{self.metrics_port}"
+            if cfg.metrics.address
+            else None,
             upstream=cfg.upstream.mode,
             config=cfg.source,
             approved_senders=len(cfg.approved_senders),
+            pid=os.getpid(),
         )
         if not cfg.approved_senders:
             self.log.warning("no approved senders configured: any envelope sender is accepted")
 
-    async def stop(self) -> None:
+    def health(self) -> dict[str, Any]:
+        draining = self.handler is not None and self.handler.draining
+        serving = self.server is not None and self.server.is_serving()
+        writable = (
+            os.access(self.config.quarantine_dir, os.W_OK)
+            or not self.config.quarantine_dir.exists()
+        )
+        ok = serving and not draining and writable
+        return {
+            "status": "ok" if ok else "unavailable",
+            "version": __version__,
+            "serving": serving,
+            "draining": draining,
+            "sessions": len(self.handler.sessions) if self.handler else 0,
+            "quarantine_writable": writable,
+            "upstream": self.config.upstream.mode,
+        }
+
+    async def reload(self) -> bool:
+        """Reread the configuration file; apply its policy and senders if it is valid."""
+        if self.config_path is None or self.pipeline is None or self.settings is None:
+            return False
+        assert self.metrics is not None
+        try:
+            fresh = await asyncio.to_thread(load_config, self.config_path)
+        except ConfigError as exc:
+            self.metrics.policy_reloads.labels("invalid").inc()
+            self.log.error("reload-refused", reason=str(exc), kept="the running policy")
+            return False
+        self.settings = with_policy(self.settings, fresh)
+        self.pipeline.update(self.settings)
+        self.config = dataclasses.replace(
+            self.config,
+            policy=fresh.policy,
+            approved_senders=fresh.approved_senders,
+            policy_file=fresh.policy_file,
+        )
+        self.metrics.policy_reloads.labels("applied").inc()
+        self.log.info(
+            "reloaded",
+            policy_file=fresh.policy_file or None,
+            overrides=len(fresh.policy.overrides),
+            approved_senders=len(fresh.approved_senders),
+        )
+        return True
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop accepting; give open transactions `grace` seconds; then 421 to the rest."""
+        if self.handler is None or self.server is None:
+            return
+        self.handler.draining = True
+        self.server.close()
+        if not self.handler.sessions:
+            self.handler.all_closed.set()
+        for session in list(self.handler.sessions):
+            if session.idle:
+                await session.goodbye()
+        wait = self.config.server.shutdown_grace if grace is None else grace
+        if self.handler.sessions and wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.handler.all_closed.wait(), wait)
+        for session in list(self.handler.sessions):
+            await session.goodbye()
+
+    async def stop(self, grace: float | None = 0.0) -> None:
+        await self.drain(grace)
         if self.server is not None:
-            self.server.close()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.server.wait_closed(), 5)
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         if self.inspector is not None:
             await self.inspector.close()
         if self.forwarder is not None:
@@ -95,15 +181,24 @@ class Relay:
         self.log.info("stopped")
 
 
-async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT."""
-    relay = Relay(config)
+async def serve(config: Config, config_path: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT (drain, then stop); SIGHUP reloads the policy."""
+    relay = Relay(config, config_path)
     await relay.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(relay.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         await stop.wait()
+        relay.log.info("draining", grace=config.server.shutdown_grace)
     finally:
-        await relay.stop()
+        await relay.stop(grace=None)

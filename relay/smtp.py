@@ -8,6 +8,8 @@ configuration), no file I/O, no CPU-bound work (that runs in the inspection work
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from typing import Any
 
@@ -30,17 +32,50 @@ _REWORD = {
 }
 
 
-class RelaySMTP(SMTP):
-    """aiosmtpd's SMTP protocol with the relay's wording for its built-in replies."""
+GOODBYE = "421 4.3.2 bsm-relay is shutting down; please try again shortly"
 
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
+
+class RelaySMTP(SMTP):
+    """aiosmtpd's SMTP protocol with the relay's wording for its built-in replies, and the
+    bookkeeping a graceful shutdown needs (open sessions, transactions in flight)."""
+
+    def __init__(self, handler: RelayHandler, **kwargs: Any) -> None:
         super().__init__(handler, ident=f"ESMTP bsm-relay {__version__}", **kwargs)
         self.session_id = secrets.token_hex(6)
+        self.relay_handler = handler
+        self.close_after_reply = False
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.relay_handler.opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.relay_handler.closed(self)
+        super().connection_lost(exc)
+
+    @property
+    def idle(self) -> bool:
+        """No transaction started: the session can be closed without losing anything."""
+        return self.envelope is None or not self.envelope.mail_from
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
             status = _REWORD.get(status, status)
         await super().push(status)
+        if self.close_after_reply:
+            if status == GOODBYE and self.transport is not None:
+                self.close_after_reply = False
+                self.transport.close()
+            else:
+                await self.goodbye()
+
+    async def goodbye(self) -> None:
+        """421 and close: the client keeps anything not yet answered with 250 and retries."""
+        self.close_after_reply = False
+        if self.transport is not None and not self.transport.is_closing():
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                await super().push(GOODBYE)
+            self.transport.close()
 
 
 def peer_text(session: Session) -> str:
@@ -55,6 +90,19 @@ class RelayHandler:
         self.pipeline = pipeline
         self.max_recipients = max_recipients
         self.log = structlog.get_logger("bsm-relay")
+        self.sessions: set[RelaySMTP] = set()
+        self.draining = False
+        self.all_closed = asyncio.Event()  # set when draining and the last session closed
+
+    def opened(self, session: RelaySMTP) -> None:
+        self.sessions.add(session)
+        self.pipeline.metrics.sessions.set(len(self.sessions))
+
+    def closed(self, session: RelaySMTP) -> None:
+        self.sessions.discard(session)
+        self.pipeline.metrics.sessions.set(len(self.sessions))
+        if self.draining and not self.sessions:
+            self.all_closed.set()
 
     async def handle_EHLO(
         self, server: RelaySMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
@@ -72,6 +120,9 @@ class RelayHandler:
         structlog.contextvars.bind_contextvars(
             session=server.session_id, txn=secrets.token_hex(4), peer=peer_text(session)
         )
+        if self.draining:  # no new transactions once shutdown began
+            server.close_after_reply = True
+            return GOODBYE
         sender = "" if address == "<>" else address
         refused = self.pipeline.check_sender(sender)
         if refused:
@@ -103,6 +154,8 @@ class RelayHandler:
         )
         outcome = await self.pipeline.process(submission)
         structlog.contextvars.unbind_contextvars("txn")
+        if self.draining:
+            server.close_after_reply = True  # the reply goes out, then 421 and close
         return outcome.reply
 
     async def handle_exception(self, error: Exception) -> str:
