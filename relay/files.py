@@ -16,8 +16,10 @@ from typing import Any
 
 
 def new_id() -> str:
-    """A unique, time-sortable id: 20261123T012739Z-<12 hex>."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(6)
+    """A unique id that sorts by time: 20261123T012739123456Z-<8 hex> (microseconds, UTC)."""
+    now = time.time()
+    micro = int((now % 1) * 1_000_000)
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{micro:06d}Z-{secrets.token_hex(4)}"
 
 
 def fsync_dir(folder: Path) -> None:

@@ -26,7 +26,7 @@ from relay.message import Envelope
 from relay.policy.engine import Evaluation
 from relay.upstream import Forwarder
 
-_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$")
+_ID = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$")
 STALE_LOCK_SECONDS = 600  # a claim older than this was left by a crashed process
 
 

@@ -40,7 +40,7 @@ class FakeQuarantine:
         if self.broken:
             raise StoreError("disk full")
         self.held.append(held)
-        return "20261123T000000Z-000000000001"
+        return "20261123T000000000000Z-00000001"
 
 
 @dataclass
