@@ -1,4 +1,4 @@
-"""Command line: serve, check, rules, quarantine.
+"""Command line: serve, check, rules, quarantine, log, passwd.
 
 Every failure the user can cause (a bad option, an unreadable file, an invalid configuration,
 an unknown quarantine id) ends with one line on stderr and exit status 2, never a traceback.
@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = rules.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true", help="the reference docs/rules.md")
+    pw = sub.add_parser("passwd", parents=[common], help="add or change an AUTH user")
+    pw.add_argument("user", help="the user name the mail system logs in with")
+    pw.add_argument("--file", help="the users file (default: access.users_file of --config)")
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of stdin")  # fmt: skip
     quarantine_cli.add_parser(sub, common, _Parser)
     logreview.add_parser(sub, common)
     return p
@@ -159,6 +164,33 @@ def cmd_rules(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- passwd
+def cmd_passwd(config: Config, args: argparse.Namespace) -> int:
+    import getpass
+
+    from relay.passwords import set_user
+
+    path = args.file or config.access.users_file
+    if not path:
+        raise UsageError("passwd: name the users file with --file, or set access.users_file")
+    if args.password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.user}: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("passwd: the two passwords differ")
+    if len(password) < 12:
+        raise UsageError("passwd: use a password of at least 12 characters")
+    try:
+        new = set_user(path, args.user, password)
+    except ValueError as exc:
+        raise UsageError(f"passwd: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    print(f"{'added' if new else 'changed'} {args.user} in {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -175,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rules": cmd_rules,
             "quarantine": quarantine_cli.run,
             "log": logreview.run,
+            "passwd": cmd_passwd,
         }
         return int(command[args.command](config, args))
     except EntryNotFound as exc:

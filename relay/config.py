@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relay.access import LOOPBACK, Limits, Network, parse_networks
 from relay.errors import ConfigError
 from relay.policy.model import Action
 from relay.policy.settings import PolicySettings, parse_policy
@@ -63,6 +64,26 @@ class UpstreamConfig:
     tls_ca_file: str = ""
     timeout: float = 60.0
     mx_cache_seconds: int = 3600
+    tls_client_cert: str = ""  # a client certificate for upstreams that ask for one
+    tls_client_key: str = ""
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    cert: str = ""  # PEM certificate chain for STARTTLS on the listener; "" = no STARTTLS
+    key: str = ""  # its private key
+    require: bool = False  # refuse every command but EHLO, STARTTLS, NOOP, QUIT before TLS
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert)
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    networks: tuple[Network, ...] = parse_networks(LOOPBACK)  # may relay without AUTH
+    users_file: str = ""  # AUTH users (bsm-relay passwd); "" = no AUTH offered
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,8 @@ class Config:
     policy: PolicySettings = field(default_factory=PolicySettings)
     log: LogConfig = field(default_factory=LogConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
     source: str = "(embedded defaults)"
 
     @property
@@ -186,7 +209,7 @@ def _state_url(value: str) -> str:
 def parse_config(doc: Mapping[str, Any], source: str) -> Config:
     """Build the Config from a parsed TOML document (validated, defaults filled in)."""
     known = {"server", "upstream", "senders", "marketplace", "quarantine", "state", "policy", "log",
-             "metrics"}  # fmt: skip
+             "metrics", "tls", "access"}  # fmt: skip
     for name in doc:
         if name not in known:
             raise ConfigError(f"{source}: [{name}]: unknown section")
@@ -223,8 +246,13 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         tls_ca_file=u.get("tls_ca_file", str, d_up.tls_ca_file),
         timeout=u.get("timeout", float, d_up.timeout, _positive),
         mx_cache_seconds=u.get("mx_cache_seconds", int, d_up.mx_cache_seconds, _positive),
+        tls_client_cert=u.get("tls_client_cert", str, "", _readable),
+        tls_client_key=u.get("tls_client_key", str, "", _readable),
     )
     u.done()
+    if bool(upstream.tls_client_cert) != bool(upstream.tls_client_key):
+        raise ConfigError(f"{source}: upstream.tls_client_cert and tls_client_key go together")
+    tls, access = _parse_tls(doc, source), _parse_access(doc, source)
 
     se = _Section(source, "senders", doc.get("senders", {}))
     approved = tuple(a.strip().lower() for a in se.strings("approved", ()))
@@ -272,8 +300,61 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         policy=policy,
         log=log,
         metrics=metrics,
+        tls=tls,
+        access=access,
         source=source,
     )
+
+
+def _readable(value: str) -> str:
+    if value and not Path(value).is_file():
+        return "no such file"
+    return ""
+
+
+def _parse_tls(doc: Mapping[str, Any], source: str) -> TLSConfig:
+    t = _Section(source, "tls", doc.get("tls", {}))
+    tls = TLSConfig(
+        cert=t.get("cert", str, "", _readable),
+        key=t.get("key", str, "", _readable),
+        require=t.get("require", bool, False),
+    )
+    t.done()
+    if bool(tls.cert) != bool(tls.key):
+        raise ConfigError(f"{source}: tls.cert and tls.key go together")
+    if tls.require and not tls.cert:
+        raise ConfigError(f"{source}: tls.require needs tls.cert and tls.key")
+    return tls
+
+
+def _parse_access(doc: Mapping[str, Any], source: str) -> AccessConfig:
+    a = _Section(source, "access", doc.get("access", {}))
+    d = Limits()
+    try:
+        networks = parse_networks(a.strings("networks", LOOPBACK))
+    except ValueError as exc:
+        raise ConfigError(f"{source}: access.networks: {exc}") from exc
+    access = AccessConfig(
+        networks=networks,
+        users_file=a.get("users_file", str, "", _readable),
+        limits=Limits(
+            max_connections=a.get("max_connections", int, d.max_connections, _positive),
+            max_connections_per_ip=a.get(
+                "max_connections_per_ip", int, d.max_connections_per_ip, _positive
+            ),
+            messages_per_minute_per_ip=a.get(
+                "messages_per_minute_per_ip", int, d.messages_per_minute_per_ip, _positive
+            ),
+            auth_max_failures=a.get("auth_max_failures", int, d.auth_max_failures, _positive),
+            auth_window=a.get("auth_window", float, d.auth_window, _positive),
+            auth_failure_delay=a.get(
+                "auth_failure_delay", float, d.auth_failure_delay, lambda v: "" if v >= 0 else
+                "must be 0 or more"
+            ),
+        ),
+    )
+    a.done()
+    return access
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

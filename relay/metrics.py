@@ -63,6 +63,12 @@ class Metrics:
             ["stage", "rule"],
             registry=r,
         )
+        self.refusals = Counter(
+            "bsm_refusals",
+            "Sessions and transactions refused by the access limits",
+            ["reason"],
+            registry=r,
+        )
         self.inspect_seconds = Histogram(
             "bsm_inspect_seconds",
             "Parsing and policy per message",
@@ -98,6 +104,9 @@ class Metrics:
 
     def envelope(self, stage: str, rule: str) -> None:
         self.envelope_rejects.labels(stage, rule).inc()
+
+    def refusal(self, reason: str) -> None:
+        self.refusals.labels(reason).inc()
 
     def exposition(self) -> bytes:
         return bytes(generate_latest(self.registry))

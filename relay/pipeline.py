@@ -52,6 +52,7 @@ class Submission:
     envelope: Envelope
     data: bytes
     peer: str = ""
+    auth_user: str = ""  # the AUTH identity, when the client authenticated
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class Pipeline:
             "message",
             message_id=ev.facts.message_id,
             peer=sub.peer,
+            auth_user=sub.auth_user or None,
             mail_from=sub.envelope.mail_from,
             rcpt_to=list(sub.envelope.rcpt_tos),
             subject=ev.facts.subject[:200],

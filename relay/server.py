@@ -16,16 +16,19 @@ import contextlib
 import dataclasses
 import os
 import signal
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from relay import __version__
-from relay.config import Config, load_config
+from relay.access import Gatekeeper
+from relay.config import Config, TLSConfig, load_config
 from relay.errors import ConfigError
 from relay.inspect import InspectorPool, InspectSettings, build_settings, with_policy
 from relay.metrics import Metrics, MetricsServer
+from relay.passwords import Users, load_users
 from relay.pipeline import Pipeline
 from relay.quarantine import QuarantineStore
 from relay.smtp import RelayHandler, RelaySMTP
@@ -50,6 +53,11 @@ class Relay:
     metrics_port: int = 0
     log: Any = field(default_factory=lambda: structlog.get_logger("bsm-relay"))
 
+    # Commands a session may repeat: generous for MAIL/RCPT/DATA (an MTA sends many messages
+    # per connection), tight for those only a prober needs many of.
+    CALL_LIMITS = {"AUTH": 6, "STARTTLS": 2, "EHLO": 20, "HELO": 20, "NOOP": 50, "VRFY": 5,
+                   "EXPN": 5, "HELP": 10, "RSET": 2000, "*": 20000}  # fmt: skip
+
     @property
     def port(self) -> int:
         assert self.server is not None
@@ -68,7 +76,15 @@ class Relay:
         quarantine = QuarantineStore(cfg.quarantine_dir)
         self.pipeline = Pipeline(settings, self.inspector, self.forwarder, quarantine, self.state,
                                  self.log, self.metrics)  # fmt: skip
-        self.handler = handler = RelayHandler(self.pipeline, cfg.server.max_recipients)
+        users = load_users(cfg.access.users_file) if cfg.access.users_file else None
+        tls_context = server_tls_context(cfg.tls) if cfg.tls.enabled else None
+        self.handler = handler = RelayHandler(
+            self.pipeline,
+            cfg.server.max_recipients,
+            cfg.access.networks,
+            Gatekeeper(cfg.access.limits),
+            users,
+        )
         loop = asyncio.get_running_loop()
 
         def factory() -> RelaySMTP:
@@ -79,6 +95,9 @@ class Relay:
                 enable_SMTPUTF8=True,
                 decode_data=False,
                 timeout=cfg.server.session_timeout,
+                tls_context=tls_context,
+                require_starttls=cfg.tls.require,
+                command_call_limit=self.CALL_LIMITS,
                 loop=loop,
             )
 
@@ -94,6 +113,9 @@ class Relay:
             if cfg.metrics.address
             else None,
             upstream=cfg.upstream.mode,
+            starttls="required" if cfg.tls.require else ("offered" if cfg.tls.enabled else "off"),
+            auth_users=len(users) if users is not None else 0,
+            networks=[str(n) for n in cfg.access.networks],
             config=cfg.source,
             approved_senders=len(cfg.approved_senders),
             pid=os.getpid(),
@@ -130,6 +152,17 @@ class Relay:
             self.metrics.policy_reloads.labels("invalid").inc()
             self.log.error("reload-refused", reason=str(exc), kept="the running policy")
             return False
+        users: Users | None = None
+        if fresh.access.users_file:
+            try:
+                users = await asyncio.to_thread(load_users, fresh.access.users_file)
+            except ConfigError as exc:
+                self.metrics.policy_reloads.labels("invalid").inc()
+                self.log.error("reload-refused", reason=str(exc), kept="the running policy")
+                return False
+        if self.handler is not None:
+            self.handler.users = users
+            self.handler.networks = fresh.access.networks
         self.settings = with_policy(self.settings, fresh)
         self.pipeline.update(self.settings)
         self.config = dataclasses.replace(
@@ -137,6 +170,8 @@ class Relay:
             policy=fresh.policy,
             approved_senders=fresh.approved_senders,
             policy_file=fresh.policy_file,
+            access=dataclasses.replace(self.config.access, networks=fresh.access.networks,
+                                       users_file=fresh.access.users_file),  # fmt: skip
         )
         self.metrics.policy_reloads.labels("applied").inc()
         self.log.info(
@@ -179,6 +214,17 @@ class Relay:
         if self.state is not None:
             await self.state.close()
         self.log.info("stopped")
+
+
+def server_tls_context(tls: TLSConfig) -> ssl.SSLContext:
+    """The listener's STARTTLS context (TLS 1.2 or newer); a bad file stops start-up."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(tls.cert, tls.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"tls.cert/tls.key: cannot load {tls.cert}: {exc}") from exc
+    return ctx
 
 
 async def serve(config: Config, config_path: str | None = None) -> None:

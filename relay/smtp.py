@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from typing import Any
 
 import structlog
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from relay import __version__
+from relay.access import Gatekeeper, Network, client_address, in_networks
 from relay.message import Envelope
+from relay.passwords import Users
 from relay.pipeline import Pipeline, Submission, reply
 
 _REWORD = {
@@ -33,6 +36,9 @@ _REWORD = {
 
 
 GOODBYE = "421 4.3.2 bsm-relay is shutting down; please try again shortly"
+TIMED_OUT = b"421 4.4.2 bsm-relay: timeout waiting for the client; closing\r\n"
+AUTH_REQUIRED = "530 5.7.0 Authentication required: your address is not in the relay's networks"
+_PENDING = "verify"  # our marker: aiosmtpd decoded the credentials, we verify them off-loop
 
 
 class RelaySMTP(SMTP):
@@ -40,18 +46,67 @@ class RelaySMTP(SMTP):
     bookkeeping a graceful shutdown needs (open sessions, transactions in flight)."""
 
     def __init__(self, handler: RelayHandler, **kwargs: Any) -> None:
-        super().__init__(handler, ident=f"ESMTP bsm-relay {__version__}", **kwargs)
+        if handler.users is None:  # no users file: no AUTH offered at all
+            kwargs["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
+        super().__init__(handler, ident=f"ESMTP bsm-relay {__version__}",
+                         auth_require_tls=True, **kwargs)  # fmt: skip
         self.session_id = secrets.token_hex(6)
         self.relay_handler = handler
-        self.close_after_reply = False
+        self.close_after_reply = False  # draining: 421 after this reply
+        self.hangup_after_reply = False  # abuse: close right after this reply
+        self.client_ip = ""
+        self.refused = ""  # why the connection is turned away at the greeting
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self.relay_handler.opened(self)
+        self.client_ip = client_address(transport.get_extra_info("peername"))
+        self.refused = self.relay_handler.opened(self) or ""
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.relay_handler.closed(self)
         super().connection_lost(exc)
+
+    async def _handle_client(self) -> None:
+        if self.refused:  # over a connection limit: 421 instead of the greeting
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                await self.push(f"421 4.7.0 {self.hostname} {self.refused}; try again later")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    def _timeout_cb(self) -> None:
+        """A silent or too slow client: say why before closing (RFC 5321 4.5.3.2)."""
+        transport: Any = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(TIMED_OUT)
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    def hold_timer(self) -> None:
+        """No idle timeout while the relay itself works on the message (inspect, forward)."""
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+
+    def restart_timer(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self._reset_timeout()
+
+    # AUTH: aiosmtpd decodes PLAIN and LOGIN and then calls _authenticate synchronously;
+    # scrypt is deliberately slow, so we only mark the result and verify off the event loop.
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        return AuthResult(success=False, handled=False, auth_data=auth_data, message=_PENDING)
+
+    async def _verified(self, result: AuthResult) -> AuthResult:
+        if result.message != _PENDING or not isinstance(result.auth_data, LoginPassword):
+            return result
+        login, password = result.auth_data
+        return await self.relay_handler.authenticate(self, login, password)
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._verified(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._verified(await super().auth_LOGIN(_, args))
 
     @property
     def idle(self) -> bool:
@@ -62,7 +117,9 @@ class RelaySMTP(SMTP):
         if isinstance(status, str):
             status = _REWORD.get(status, status)
         await super().push(status)
-        if self.close_after_reply:
+        if self.hangup_after_reply and self.transport is not None:
+            self.transport.close()
+        elif self.close_after_reply:
             if status == GOODBYE and self.transport is not None:
                 self.close_after_reply = False
                 self.transport.close()
@@ -86,23 +143,74 @@ def peer_text(session: Session) -> str:
 
 
 class RelayHandler:
-    def __init__(self, pipeline: Pipeline, max_recipients: int) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        max_recipients: int,
+        networks: tuple[Network, ...],
+        gate: Gatekeeper,
+        users: Users | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.max_recipients = max_recipients
+        self.networks = networks
+        self.gate = gate
+        self.users = users
         self.log = structlog.get_logger("bsm-relay")
         self.sessions: set[RelaySMTP] = set()
+        self.admitted: set[RelaySMTP] = set()
         self.draining = False
         self.all_closed = asyncio.Event()  # set when draining and the last session closed
 
-    def opened(self, session: RelaySMTP) -> None:
+    def opened(self, session: RelaySMTP) -> str | None:
+        """Count the connection; returns why it is refused when over a limit."""
         self.sessions.add(session)
         self.pipeline.metrics.sessions.set(len(self.sessions))
+        refused = self.gate.connect(session.client_ip)
+        if refused:
+            self.log.warning("connection-refused", peer=session.client_ip, reason=refused)
+            self.pipeline.metrics.refusal("connection")
+        else:
+            self.admitted.add(session)
+        return refused
 
     def closed(self, session: RelaySMTP) -> None:
         self.sessions.discard(session)
+        if session in self.admitted:
+            self.admitted.discard(session)
+            self.gate.disconnect(session.client_ip)
         self.pipeline.metrics.sessions.set(len(self.sessions))
         if self.draining and not self.sessions:
             self.all_closed.set()
+
+    def trusted(self, server: RelaySMTP) -> bool:
+        return in_networks(server.client_ip, self.networks)
+
+    async def authenticate(self, server: RelaySMTP, login: bytes, password: bytes) -> AuthResult:
+        """Check credentials in a thread; failures are delayed and, past the limit, throttled."""
+        limits, address = self.gate.limits, server.client_ip
+        name = login.decode("utf-8", "replace")
+        if self.users is None:
+            return AuthResult(success=False, handled=False)
+        if self.gate.auth_blocked(address, time.monotonic()):
+            self.log.warning("auth-throttled", peer=address, user=name)
+            self.pipeline.metrics.refusal("auth-throttled")
+            server.hangup_after_reply = True
+            return AuthResult(success=False, handled=False, message=(
+                "454 4.7.0 Too many failed authentications from your address; try again later"
+            ))  # fmt: skip
+        users = self.users
+        ok = await asyncio.to_thread(users.check, name, password.decode("utf-8", "surrogateescape"))
+        if ok:
+            self.gate.auth_succeeded(address)
+            self.log.info("auth", peer=address, user=name, result="ok")
+            return AuthResult(success=True, handled=False, auth_data=name)
+        failures = self.gate.auth_failed(address, time.monotonic())
+        self.log.warning("auth", peer=address, user=name, result="failed", failures=failures)
+        self.pipeline.metrics.refusal("auth-failed")
+        if limits.auth_failure_delay:
+            await asyncio.sleep(limits.auth_failure_delay)  # slows guessing, costs us nothing
+        return AuthResult(success=False, handled=False)
 
     async def handle_EHLO(
         self, server: RelaySMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
@@ -123,6 +231,15 @@ class RelayHandler:
         if self.draining:  # no new transactions once shutdown began
             server.close_after_reply = True
             return GOODBYE
+        if not session.authenticated and not self.trusted(server):
+            self.log.warning("envelope", stage="MAIL", action="reject", reason="not authenticated",
+                             address=address)  # fmt: skip
+            self.pipeline.metrics.refusal("auth-required")
+            return AUTH_REQUIRED
+        if not self.gate.message(server.client_ip, time.monotonic()):
+            self.pipeline.metrics.refusal("message-rate")
+            limit = self.gate.limits.messages_per_minute_per_ip
+            return f"450 4.7.1 Too many messages from your address (at most {limit} a minute)"
         sender = "" if address == "<>" else address
         refused = self.pipeline.check_sender(sender)
         if refused:
@@ -151,8 +268,13 @@ class RelayHandler:
             Envelope(sender, tuple(envelope.rcpt_tos), tuple(envelope.mail_options)),
             bytes(data),
             peer_text(session),
+            auth_user=str(session.auth_data or "") if session.authenticated else "",
         )
-        outcome = await self.pipeline.process(submission)
+        server.hold_timer()
+        try:
+            outcome = await self.pipeline.process(submission)
+        finally:
+            server.restart_timer()
         structlog.contextvars.unbind_contextvars("txn")
         if self.draining:
             server.close_after_reply = True  # the reply goes out, then 421 and close

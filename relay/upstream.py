@@ -8,6 +8,7 @@ TLS failures and 4xx replies are `UpstreamTemporary` (the client is told 451 and
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import ssl
 import time
@@ -43,6 +44,8 @@ class SmtpOptions:
     verify: bool = False
     ca_file: str = ""
     timeout: float = 60.0
+    client_cert: str = ""
+    client_key: str = ""
 
 
 def response_error(code: int, text: str, where: str) -> UpstreamError:
@@ -63,12 +66,20 @@ def response_error(code: int, text: str, where: str) -> UpstreamError:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def _tls_context(opts: SmtpOptions) -> ssl.SSLContext:
+    """One context per option set: loading the CA store per message would cost milliseconds."""
     if opts.verify:
-        return ssl.create_default_context(cafile=opts.ca_file or None)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+        ctx = ssl.create_default_context(cafile=opts.ca_file or None)
+    else:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if opts.client_cert:
+        try:
+            ctx.load_cert_chain(opts.client_cert, opts.client_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"upstream.tls_client_cert: cannot load: {exc}") from exc
     return ctx
 
 
@@ -224,15 +235,19 @@ class MxForwarder:
 
 def smtp_options(config: Config) -> SmtpOptions:
     up: UpstreamConfig = config.upstream
-    return SmtpOptions(config.ehlo_name, up.starttls, up.tls_verify, up.tls_ca_file, up.timeout)
+    return SmtpOptions(config.ehlo_name, up.starttls, up.tls_verify, up.tls_ca_file, up.timeout,
+                       up.tls_client_cert, up.tls_client_key)  # fmt: skip
 
 
 def build_forwarder(config: Config, resolver: Resolver | None = None) -> Forwarder:
     up = config.upstream
     if up.mode == "outbox":
         return OutboxForwarder(up.outbox_dir)
+    opts = smtp_options(config)
+    if opts.starttls != "off":
+        _tls_context(opts)  # fail at start-up, not per message, on a bad certificate
     if up.mode == "smarthost":
-        return SmarthostForwarder(up.host, up.port, smtp_options(config))
+        return SmarthostForwarder(up.host, up.port, opts)
     if up.mode == "mx":
         if resolver is None:
             resolver = dns.asyncresolver.Resolver()
