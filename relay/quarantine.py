@@ -91,8 +91,13 @@ class QuarantineStore:
             "released": None,
             "history": [{"action": "held", "at": now_iso(), "by": "bsm-relay"}],
         }
-        atomic_write(self._path(entry_id, ".eml"), held.data)
-        atomic_write(self._path(entry_id, ".json"), record)
+        eml = self._path(entry_id, ".eml")
+        atomic_write(eml, held.data)
+        try:
+            atomic_write(self._path(entry_id, ".json"), record)
+        except BaseException:
+            eml.unlink(missing_ok=True)  # no orphan: the client gets 451 and sends it again
+            raise
         return entry_id
 
     async def hold(self, held: HeldMessage) -> str:

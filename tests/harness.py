@@ -90,7 +90,7 @@ def make_config(tmp_path: Path, upstream_port: int = 0, **changes: Any) -> Confi
         server=server,
         upstream=upstream,
         approved_senders=changes.pop("approved_senders", (SELLER, OTHER_SELLER)),
-        quarantine_dir=tmp_path / "quarantine",
+        quarantine_dir=changes.pop("quarantine_dir", tmp_path / "quarantine"),
         state_url=changes.pop("state_url", f"sqlite:///{tmp_path / 'state.sqlite3'}"),
         policy=policy,
         **changes,
