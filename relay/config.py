@@ -348,8 +348,10 @@ def _parse_access(doc: Mapping[str, Any], source: str) -> AccessConfig:
             auth_max_failures=a.get("auth_max_failures", int, d.auth_max_failures, _positive),
             auth_window=a.get("auth_window", float, d.auth_window, _positive),
             auth_failure_delay=a.get(
-                "auth_failure_delay", float, d.auth_failure_delay, lambda v: "" if v >= 0 else
-                "must be 0 or more"
+                "auth_failure_delay",
+                float,
+                d.auth_failure_delay,
+                lambda v: "" if v >= 0 else "must be 0 or more",
             ),
         ),
     )

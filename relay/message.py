@@ -210,6 +210,11 @@ def count_gif_frames(data: bytes, limit: int = 2) -> int:
     return gif_frames(data, limit)
 
 
+# A buyer reply is a few thousand characters; megabytes of text are not a reply a person
+# wrote, and checking them would outlast the time budget anyway.
+MAX_TEXT_CHARS = 1_000_000
+
+
 def parse_message(raw: bytes, envelope: Envelope, limits: Limits | None = None) -> Message:
     """Parse `raw` into a Message; never raises for bad mail (see Message.problem)."""
     limits = limits or Limits()
@@ -264,6 +269,9 @@ def _model(msg: EmailMessage, raw: bytes, envelope: Envelope, structure: Structu
         else:
             attachments.append(_attachment(index, part, defects))
     header_block = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    text_chars = sum(len(p.new_text) + len(p.quoted_text) for p in parts)
+    if text_chars > MAX_TEXT_CHARS and not problem:
+        problem = f"{text_chars} characters of text, more than the relay checks ({MAX_TEXT_CHARS})"
     return Message(
         envelope=envelope,
         size=len(raw),

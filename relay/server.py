@@ -18,7 +18,7 @@ import os
 import signal
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
@@ -55,8 +55,10 @@ class Relay:
 
     # Commands a session may repeat: generous for MAIL/RCPT/DATA (an MTA sends many messages
     # per connection), tight for those only a prober needs many of.
-    CALL_LIMITS = {"AUTH": 6, "STARTTLS": 2, "EHLO": 20, "HELO": 20, "NOOP": 50, "VRFY": 5,
-                   "EXPN": 5, "HELP": 10, "RSET": 2000, "*": 20000}  # fmt: skip
+    CALL_LIMITS: ClassVar[dict[str, int]] = {
+        "AUTH": 6, "STARTTLS": 2, "EHLO": 20, "HELO": 20, "NOOP": 50, "VRFY": 5, "EXPN": 5,
+        "HELP": 10, "RSET": 2000, "*": 20000,
+    }  # fmt: skip
 
     @property
     def port(self) -> int:
@@ -170,8 +172,11 @@ class Relay:
             policy=fresh.policy,
             approved_senders=fresh.approved_senders,
             policy_file=fresh.policy_file,
-            access=dataclasses.replace(self.config.access, networks=fresh.access.networks,
-                                       users_file=fresh.access.users_file),  # fmt: skip
+            access=dataclasses.replace(
+                self.config.access,
+                networks=fresh.access.networks,
+                users_file=fresh.access.users_file,
+            ),
         )
         self.metrics.policy_reloads.labels("applied").inc()
         self.log.info(

@@ -117,14 +117,14 @@ def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
     joined = "\n".join(normalized)
     false_friends = ctx.lexicon.topic("review_false_friend").finditer(joined)
     review_joined = _blank(joined, false_friends)
-    matches: list[TermMatch] = []
-    for topic in ctx.lexicon.topics:
-        if topic.name == "review_false_friend":
-            continue
-        source = review_joined if topic.name.startswith(REVIEW_PREFIX) else joined
-        langs = sensitive_langs if topic.name == "sensitive" else frozenset()
-        matches += topic.finditer(source, langs)
-    matches.sort(key=lambda m: m.start)
+    names = [t.name for t in ctx.lexicon.topics if t.name != "review_false_friend"]
+    review = [n for n in names if n.startswith(REVIEW_PREFIX)]
+    others = [n for n in names if not n.startswith(REVIEW_PREFIX)]
+    langs = {"sensitive": sensitive_langs} if sensitive_langs else {}
+    matches = ctx.lexicon.scan(joined, others, langs)
+    if review:  # the review topics see the text with false friends blanked out
+        matches += ctx.lexicon.scan(review_joined, review, langs)
+        matches.sort(key=lambda m: m.start)
     sentences, offset, cursor = [], 0, 0
     per_part_index: dict[int, int] = {}
     for (part, _), text in zip(texts, normalized, strict=True):

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from relay.policy.termindex import TermIndex
+
 _INVISIBLE = dict.fromkeys(
     map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u034f"),
     None,
@@ -60,10 +62,12 @@ def _word_regex(word: str) -> str:
     return out + (r"\w*" if prefix else "")
 
 
-def term_regex(term: str) -> str:
-    """The regex source of one lexicon term (see the module docstring for the syntax)."""
+def term_parts(term: str) -> tuple[str, bool, str]:
+    """(first normalised word, whether it starts at a word boundary, regex source without
+    that leading boundary assertion) of one lexicon term."""
     body, gap = "", False
-    for word in normalize(term).split():
+    words = normalize(term).split()
+    for word in words:
         if word == "~":
             gap = True
             continue
@@ -71,10 +75,15 @@ def term_regex(term: str) -> str:
             body += r"\s+(?:\S+\s+){0,3}?" if gap else r"\s+"
         body += _word_regex(word)
         gap = False
-    words = normalize(term).split()
-    head = r"(?<!\w)" if words and (words[0][:1].isalnum() or words[0][:1] == "_") else ""
+    headed = bool(words) and (words[0][:1].isalnum() or words[0][:1] == "_")
     tail = r"(?!\w)" if words and (words[-1].rstrip("*?")[-1:].isalnum()) else ""
-    return f"{head}{body}{tail}"
+    return (words[0] if words else ""), headed, body + tail
+
+
+def term_regex(term: str) -> str:
+    """The regex source of one lexicon term (see the module docstring for the syntax)."""
+    _, headed, source = term_parts(term)
+    return (r"(?<!\w)" if headed else "") + source
 
 
 @dataclass(frozen=True)
@@ -88,61 +97,47 @@ class TermMatch:
 
 @dataclass(frozen=True)
 class Topic:
-    """One topic's terms in every language, as one pattern with a group per language: one
-    scan of the text finds every language's matches. Patterns are compiled on first use, in
-    the process that scans (the relay's main process never does)."""
+    """One topic's terms in every language. Its TermIndex (relay.policy.termindex) is built
+    on first use, in the process that scans (the relay's main process never does)."""
 
     name: str
     terms: tuple[tuple[str, tuple[str, ...]], ...]  # (lang, terms)
-    sources: tuple[tuple[str, str], ...]  # (lang, regex source)
 
     @classmethod
     def build(cls, name: str, by_lang: Mapping[str, Iterable[str]]) -> Topic:
         terms = tuple(
             (lang, tuple(t for t in ts if t.strip())) for lang, ts in sorted(by_lang.items())
         )
-        sources = []
-        for lang, ts in terms:
-            # Longer terms first, so the evidence shows the most specific phrase.
-            alternatives = sorted((term_regex(t) for t in ts), key=len, reverse=True)
-            if alternatives:
-                sources.append((lang, "|".join(alternatives)))
-        return cls(name, terms, tuple(sources))
+        return cls(name, terms)
 
     def __getstate__(self) -> dict[str, object]:
-        return {"name": self.name, "terms": self.terms, "sources": self.sources}
+        return {"name": self.name, "terms": self.terms}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
 
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        groups = [f"(?P<{lang}>{source})" for lang, source in self.sources]
-        return re.compile("|".join(groups) or r"(?!x)x")
+    def entries(self) -> list[tuple[str, str, str, str, bool]]:
+        """This topic's terms for a TermIndex: by language, longest first (so the evidence
+        shows the most specific phrase)."""
+        out = []
+        for lang, ts in self.terms:
+            parts = sorted((term_parts(t) for t in ts), key=lambda p: -len(p[2]) - p[1] * 7)
+            out += [(self.name, lang, first, source, headed) for first, headed, source in parts]
+        return out
 
     @cached_property
-    def by_lang(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
-        # A filtered scan must not lose a match in the wanted language to another language's
-        # alternative at the same position ("idiot" is German and English).
-        return tuple((lang, re.compile(source)) for lang, source in self.sources)
+    def index(self) -> TermIndex:
+        return TermIndex(self.entries())
 
     def finditer(self, text: str, langs: frozenset[str] = frozenset()) -> list[TermMatch]:
         """Matches in any language, or (with `langs`) in those languages and "any"."""
-        if not langs:
-            return [
-                TermMatch(self.name, m.lastgroup or "", m.start(), m.end(), m.group(0).strip())
-                for m in self.pattern.finditer(text)
-            ]
-        found = []
-        for lang, pattern in self.by_lang:
-            if lang in langs or lang == "any":
-                found += [TermMatch(self.name, lang, m.start(), m.end(), m.group(0).strip())
-                          for m in pattern.finditer(text)]  # fmt: skip
-        return sorted(found, key=lambda m: m.start)
+        wanted = {self.name: langs} if langs else None
+        return [TermMatch(m.topic, m.lang, m.start, m.end, m.text)
+                for m in self.index.scan(text, wanted)]  # fmt: skip
 
     def compile(self) -> None:
         """Compile now rather than on the first message (inspection workers warm up)."""
-        _ = self.pattern, self.by_lang
+        _ = self.index
 
 
 @dataclass(frozen=True)
@@ -150,6 +145,25 @@ class Lexicon:
     """Every topic's terms in every language; built at the edge from data files."""
 
     topics: tuple[Topic, ...] = ()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"topics": self.topics}  # indexes are rebuilt where they are used
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
+    @cached_property
+    def index(self) -> TermIndex:
+        """Every topic in one index: one pass over the text finds all of them."""
+        return TermIndex(e for t in self.topics for e in t.entries())
+
+    def scan(
+        self, text: str, names: Iterable[str], langs: dict[str, frozenset[str]]
+    ) -> list[TermMatch]:
+        """Matches of the named topics in one pass (`langs` filters some topics by language)."""
+        wanted = set(names)
+        return [TermMatch(m.topic, m.lang, m.start, m.end, m.text)
+                for m in self.index.scan(text, langs) if m.topic in wanted]  # fmt: skip
 
     @classmethod
     def build(cls, data: Mapping[str, Mapping[str, Iterable[str]]]) -> Lexicon:
@@ -160,7 +174,7 @@ class Lexicon:
         for t in self.topics:
             if t.name == name:
                 return t
-        return Topic(name, (), ())
+        return Topic(name, ())
 
     def find(self, topic: str, normalized: str, langs: Iterable[str] = ()) -> list[str]:
         """Matched texts of `topic` in already-normalised text (all languages unless `langs`)."""

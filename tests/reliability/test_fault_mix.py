@@ -150,7 +150,7 @@ async def submit(port: int, plan: Plan) -> tuple[int, str]:
                              start_tls=False, timeout=30)  # fmt: skip
     try:
         await client.connect()
-        errors, text = await client.sendmail(SELLER, [plan.recipient], plan.message())
+        _errors, text = await client.sendmail(SELLER, [plan.recipient], plan.message())
         return 250, text
     except aiosmtplib.SMTPRecipientsRefused as exc:
         return exc.recipients[0].code, exc.recipients[0].message
@@ -189,7 +189,9 @@ async def test_every_message_is_accounted_for(tmp_path: Path, start_relay) -> No
     relays = []
     try:
         for i, name in enumerate(names):
-            port = chaos.port if i == 0 else (sinks[i - 1].port if i <= len(sinks) else sinks[0].port)
+            port = (
+                chaos.port if i == 0 else (sinks[i - 1].port if i <= len(sinks) else sinks[0].port)
+            )
             qdir = blocker / "q" if name == "quarantine-unwritable" else tmp_path / f"q-{name}"
             cfg = make_config(tmp_path / name, port, upstream={"timeout": 0.6},
                               quarantine_dir=qdir)  # fmt: skip

@@ -148,7 +148,8 @@ async def test_unknown_user_and_wrong_password_look_alike(tmp_path, sink, start_
             await client.login(user, password)
         replies.append((info.value.code, info.value.message))
     await client.quit()
-    assert replies[0] == replies[1] and replies[0][0] == 535
+    assert replies[0] == replies[1]
+    assert replies[0][0] == 535
 
 
 async def test_connections_per_ip_are_limited(tmp_path: Path, sink: Sink, start_relay) -> None:
