@@ -59,6 +59,7 @@ class Limits:
     auth_max_failures: int = 5  # failed AUTH attempts per address within auth_window
     auth_window: float = 600.0  # seconds; also how long an address stays throttled
     auth_failure_delay: float = 1.0  # seconds before a failed AUTH is answered
+    max_transfers: int = 64  # DATA transfers at once: bounds buffered mail to this x max size
 
 
 @dataclass
@@ -98,6 +99,17 @@ class Gatekeeper:
         self.total = 0
         self.messages = SlidingWindow(60.0)
         self.auth_failures = SlidingWindow(limits.auth_window)
+        self.transfers = 0
+
+    def begin_transfer(self) -> bool:
+        """Reserve a DATA slot; False when max_transfers are already receiving or in work."""
+        if self.transfers >= self.limits.max_transfers:
+            return False
+        self.transfers += 1
+        return True
+
+    def end_transfer(self) -> None:
+        self.transfers = max(0, self.transfers - 1)
 
     def connect(self, address: str) -> str | None:
         """Admit a connection (and count it), or return why it is refused."""

@@ -347,6 +347,7 @@ def _parse_access(doc: Mapping[str, Any], source: str) -> AccessConfig:
             ),
             auth_max_failures=a.get("auth_max_failures", int, d.auth_max_failures, _positive),
             auth_window=a.get("auth_window", float, d.auth_window, _positive),
+            max_transfers=a.get("max_transfers", int, d.max_transfers, _positive),
             auth_failure_delay=a.get(
                 "auth_failure_delay",
                 float,

@@ -91,6 +91,22 @@ class RelaySMTP(SMTP):
         if self.transport is not None and not self.transport.is_closing():
             self._reset_timeout()
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """Bound the mail buffered in memory: at most max_transfers DATA phases at once."""
+        ready = self.envelope is not None and self.envelope.rcpt_tos and not arg
+        if not ready:
+            await super().smtp_DATA(arg)  # its own 503/501 replies
+            return
+        gate = self.relay_handler.gate
+        if not gate.begin_transfer():
+            self.relay_handler.pipeline.metrics.refusal("busy")
+            await self.push("451 4.3.2 bsm-relay is busy with other messages; try again shortly")
+            return
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            gate.end_transfer()
+
     # AUTH: aiosmtpd decodes PLAIN and LOGIN and then calls _authenticate synchronously;
     # scrypt is deliberately slow, so we only mark the result and verify off the event loop.
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:

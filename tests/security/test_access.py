@@ -252,3 +252,20 @@ async def test_foreign_sender_is_refused(tmp_path: Path, sink: Sink, start_relay
     relay = await start_relay(make_config(tmp_path, sink.port))
     reply = await send(relay.port, "spoof@attacker.example", [BUYER], build())
     assert (reply.stage, reply.code, "sender_not_approved" in reply.text) == ("MAIL", 550, True)
+
+
+async def test_concurrent_transfers_are_bounded(tmp_path: Path, sink: Sink, start_relay) -> None:
+    """With max_transfers = 1, a second DATA while one is being received gets 451 (memory
+    stays bounded); once the first ends, the next transfer goes through."""
+    access = AccessConfig(limits=Limits(max_transfers=1))
+    relay = await start_relay(make_config(tmp_path, sink.port, access=access))
+    first, _ = await RawSMTP.connect(relay.port)
+    for line in ("EHLO a.test", f"MAIL FROM:<{SELLER}>", f"RCPT TO:<{BUYER}>", "DATA"):
+        await first.command(line)
+    await first.send(build()[:200])  # half-way through its transfer
+    second = await send(relay.port, SELLER, [BUYER], build())
+    await first.send(build()[200:] + b".\r\n")
+    done = await first.reply()
+    await first.close()
+    third = await send(relay.port, SELLER, [BUYER], build())
+    assert [(second.stage, second.code), done.code, third.code] == [("DATA", 451), 250, 250]
