@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -39,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bsm-relay", description="Compliance relay for Amazon Buyer-Seller Messaging")
     p.add_argument("--version", action="version", version=f"bsm-relay {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("serve", parents=[common], help="run the SMTP relay")
+    serve = sub.add_parser("serve", parents=[common], help="run the SMTP relay")
+    # Set by the supervisor for its worker processes (`[server] workers`), not by people.
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--port", type=int, help=argparse.SUPPRESS)
     check = sub.add_parser("check", parents=[common], help="the verdict for one message")
     check.add_argument("file", metavar="FILE.eml", help="the message ('-' for stdin)")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -164,6 +168,18 @@ def cmd_rules(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_with_parent() -> None:
+    """A worker gets SIGTERM (and drains) if its supervisor dies, even by SIGKILL (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the service manager stops the whole process group instead
+
+
 # ---------------------------------------------------------------- passwd
 def cmd_passwd(config: Config, args: argparse.Namespace) -> int:
     import getpass
@@ -200,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.server import serve
 
             configure_logging(config.log)
-            asyncio.run(serve(config, getattr(args, "config", None)))
+            if args.worker is not None:
+                _exit_with_parent()
+            if args.port is not None:  # a worker: the port its supervisor reserved
+                server = dataclasses.replace(config.server, port=args.port)
+                config = dataclasses.replace(config, server=server)
+            asyncio.run(serve(config, getattr(args, "config", None), args.worker))
             return 0
         command: Any = {
             "check": cmd_check,

@@ -9,6 +9,7 @@ directory the relay runs in. Unknown keys, wrong types and unreadable files rais
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class ServerConfig:
     inspect_memory_mb: int = 2048
     session_timeout: float = 300.0
     shutdown_grace: float = 30.0
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # relay processes
+    proxy_protocol: bool = False  # expect a PROXY v1/v2 header (behind a TCP load balancer)
+    proxy_networks: tuple[Network, ...] = parse_networks(LOOPBACK)  # who may send one
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,20 @@ class TLSConfig:
 class AccessConfig:
     networks: tuple[Network, ...] = parse_networks(LOOPBACK)  # may relay without AUTH
     users_file: str = ""  # AUTH users (bsm-relay passwd); "" = no AUTH offered
+    shared_limits: bool = False  # count message rates in the state store (all relays)
     limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An agency's client: its senders and AUTH users get their own policy and quarantine."""
+
+    name: str
+    senders: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    policy_file: str = ""
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    quarantine_subdir: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +141,26 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    profiles: tuple[Profile, ...] = ()
     source: str = "(embedded defaults)"
+
+    @property
+    def all_senders(self) -> tuple[str, ...]:
+        """Every approved envelope sender: the global list and every profile's."""
+        if not self.approved_senders:
+            return ()  # empty means any sender; profiles do not narrow that
+        return tuple(dict.fromkeys((*self.approved_senders,
+                                    *(s for p in self.profiles for s in p.senders))))  # fmt: skip
+
+    def profile_for(self, sender: str, user: str) -> Profile | None:
+        """The profile of an AUTH user, else of an envelope sender, else None."""
+        for p in self.profiles:
+            if user and user in p.users:
+                return p
+        for p in self.profiles:
+            if sender and sender.lower() in p.senders:
+                return p
+        return None
 
     @property
     def ehlo_name(self) -> str:
@@ -201,7 +237,7 @@ def _listen(value: str) -> str:
 
 
 def _state_url(value: str) -> str:
-    ok = value.startswith(("sqlite:///", "redis://", "rediss://", "memory:"))
+    ok = value.startswith(("sqlite:///", "redis://", "rediss://", "unix://", "memory:"))
     return "" if ok else "must start with sqlite:/// or redis://"
 
 
@@ -209,7 +245,7 @@ def _state_url(value: str) -> str:
 def parse_config(doc: Mapping[str, Any], source: str) -> Config:
     """Build the Config from a parsed TOML document (validated, defaults filled in)."""
     known = {"server", "upstream", "senders", "marketplace", "quarantine", "state", "policy", "log",
-             "metrics", "tls", "access"}  # fmt: skip
+             "metrics", "tls", "access", "profiles"}  # fmt: skip
     for name in doc:
         if name not in known:
             raise ConfigError(f"{source}: [{name}]: unknown section")
@@ -231,6 +267,9 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         inspect_memory_mb=s.get("inspect_memory_mb", int, d_srv.inspect_memory_mb, _positive),
         session_timeout=s.get("session_timeout", float, d_srv.session_timeout, _positive),
         shutdown_grace=s.get("shutdown_grace", float, d_srv.shutdown_grace, _positive),
+        workers=s.get("workers", int, d_srv.workers, _positive),
+        proxy_protocol=s.get("proxy_protocol", bool, False),
+        proxy_networks=_networks(s, "proxy_networks", LOOPBACK),
     )
     s.done()
 
@@ -289,6 +328,7 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
     mt.done()
 
     policy = load_policy(policy_file) if policy_file else PolicySettings()
+    profiles = _parse_profiles(doc, source)
     return Config(
         server=server,
         upstream=upstream,
@@ -302,14 +342,55 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         metrics=metrics,
         tls=tls,
         access=access,
+        profiles=profiles,
         source=source,
     )
+
+
+def _parse_profiles(doc: Mapping[str, Any], source: str) -> tuple[Profile, ...]:
+    """[profiles.<name>]: senders, users, policy_file, quarantine_subdir."""
+    table = doc.get("profiles", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [profiles] must be a table of [profiles.<name>] tables")
+    out, claimed = [], set()
+    for name, body in table.items():
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"{source}: profiles.{name}: use letters, digits, - and _ only")
+        p = _Section(source, f"profiles.{name}", body)
+        policy_file = p.get("policy_file", str, "")
+        profile = Profile(
+            name=name,
+            senders=tuple(a.strip().lower() for a in p.strings("senders", ())),
+            users=p.strings("users", ()),
+            policy_file=policy_file,
+            policy=load_policy(policy_file) if policy_file else PolicySettings(),
+            quarantine_subdir=p.get("quarantine_subdir", str, name, _subdir),
+        )
+        p.done()
+        for who in (*profile.senders, *(f"user:{u}" for u in profile.users)):
+            if who in claimed:
+                raise ConfigError(f"{source}: profiles.{name}: {who} is in two profiles")
+            claimed.add(who)
+        out.append(profile)
+    return tuple(out)
+
+
+def _subdir(value: str) -> str:
+    ok = value and "/" not in value and value not in (".", "..") and not value.startswith(".")
+    return "" if ok else "must be a plain folder name"
 
 
 def _readable(value: str) -> str:
     if value and not Path(value).is_file():
         return "no such file"
     return ""
+
+
+def _networks(section: _Section, key: str, default: tuple[str, ...]) -> tuple[Network, ...]:
+    try:
+        return parse_networks(section.strings(key, default))
+    except ValueError as exc:
+        raise ConfigError(f"{section.source}: {section.name}.{key}: {exc}") from exc
 
 
 def _parse_tls(doc: Mapping[str, Any], source: str) -> TLSConfig:
@@ -337,6 +418,7 @@ def _parse_access(doc: Mapping[str, Any], source: str) -> AccessConfig:
     access = AccessConfig(
         networks=networks,
         users_file=a.get("users_file", str, "", _readable),
+        shared_limits=a.get("shared_limits", bool, False),
         limits=Limits(
             max_connections=a.get("max_connections", int, d.max_connections, _positive),
             max_connections_per_ip=a.get(

@@ -41,11 +41,19 @@ class InspectSettings:
     ctx: PolicyContext
     limits: Limits = field(default_factory=Limits)
     memory_mb: int = 2048
+    profiles: tuple[tuple[str, PolicyContext], ...] = ()  # agency profiles' own policies
+
+    def ctx_for(self, profile: str) -> PolicyContext:
+        """The policy of a profile ('' or an unknown name: the relay's own)."""
+        for name, ctx in self.profiles:
+            if name == profile:
+                return ctx
+        return self.ctx
 
 
 def build_settings(config: Config, lexicon: Lexicon | None = None) -> InspectSettings:
     ctx = PolicyContext(
-        approved_senders=config.approved_senders,
+        approved_senders=config.all_senders,
         marketplace_tlds=config.marketplace.tlds,
         languages=config.marketplace.languages,
         settings=config.policy,
@@ -59,7 +67,12 @@ def build_settings(config: Config, lexicon: Lexicon | None = None) -> InspectSet
         max_parts=srv.max_parts,
         max_size=srv.max_message_size,
     )
-    return InspectSettings(ctx, limits, srv.inspect_memory_mb)
+    return InspectSettings(ctx, limits, srv.inspect_memory_mb, _profiles(ctx, config))
+
+
+def _profiles(ctx: PolicyContext, config: Config) -> tuple[tuple[str, PolicyContext], ...]:
+    # The lexicon and detector objects are shared: pickled once per worker, not per profile.
+    return tuple((p.name, replace(ctx, settings=p.policy)) for p in config.profiles)
 
 
 def uninspectable(raw: bytes, ctx: PolicyContext, why: str) -> Evaluation:
@@ -84,8 +97,8 @@ class LocalInspector:
     def update(self, settings: InspectSettings) -> None:
         self.settings = settings
 
-    async def inspect(self, raw: bytes, envelope: Envelope) -> Evaluation:
-        return evaluate(raw, envelope, self.settings.ctx, self.settings.limits)
+    async def inspect(self, raw: bytes, envelope: Envelope, profile: str = "") -> Evaluation:
+        return evaluate(raw, envelope, self.settings.ctx_for(profile), self.settings.limits)
 
     async def close(self) -> None:
         return None
@@ -168,12 +181,12 @@ class InspectorPool:
         self._all.add(fresh)
         self._idle.put_nowait(fresh)
 
-    async def inspect(self, raw: bytes, envelope: Envelope) -> Evaluation:
+    async def inspect(self, raw: bytes, envelope: Envelope, profile: str = "") -> Evaluation:
         worker = await self._idle.get()
         try:
             async with asyncio.timeout(self.budget):
                 await self._prepare(worker)
-                reply = await worker.call(("inspect", raw, envelope))
+                reply = await worker.call(("inspect", raw, envelope, profile))
         except TimeoutError:
             self.killed += 1
             await self._replace(worker)
@@ -197,6 +210,6 @@ class InspectorPool:
 
 
 def with_policy(settings: InspectSettings, config: Config) -> InspectSettings:
-    """The same settings with the policy and senders of a reloaded configuration."""
-    ctx = replace(settings.ctx, settings=config.policy, approved_senders=config.approved_senders)
-    return replace(settings, ctx=ctx)
+    """The same settings with the policy, senders and profiles of a reloaded configuration."""
+    ctx = replace(settings.ctx, settings=config.policy, approved_senders=config.all_senders)
+    return replace(settings, ctx=ctx, profiles=_profiles(ctx, config))

@@ -68,7 +68,9 @@ def configure_logging(config: LogConfig, stream: TextIO | None = None) -> None:
     global _writer
     if config.file:
         try:
-            target: TextIO = open(config.file, "a", encoding="utf-8")  # noqa: SIM115
+            # Line-buffered O_APPEND: one write() per line, so the lines of several worker
+            # processes sharing the file never interleave.
+            target: TextIO = open(config.file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         except OSError as exc:
             raise ConfigError(f"log.file {config.file}: cannot open: {exc.strerror}") from exc
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ _TRANSLIT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": 
 
 
 class Inspector(Protocol):
-    async def inspect(self, raw: bytes, envelope: Envelope) -> Evaluation: ...
+    async def inspect(self, raw: bytes, envelope: Envelope, profile: str = "") -> Evaluation: ...
 
     def update(self, settings: InspectSettings) -> None: ...
 
@@ -53,6 +53,7 @@ class Submission:
     data: bytes
     peer: str = ""
     auth_user: str = ""  # the AUTH identity, when the client authenticated
+    profile: str = ""  # the agency profile whose policy and quarantine apply ('' = the relay's)
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,13 @@ class Pipeline:
         state: StateStore,
         log: Any,
         metrics: Metrics | None = None,
+        profile_quarantines: Mapping[str, Quarantine] | None = None,
     ) -> None:
         self.settings = settings
         self.inspector = inspector
         self.forwarder = forwarder
         self.quarantine = quarantine
+        self.profile_quarantines = profile_quarantines or {}
         self.state = state
         self.log = log
         self.metrics = metrics or NullMetrics()
@@ -144,7 +147,8 @@ class Pipeline:
     # ------------------------------------------------------------ data
     async def process(self, sub: Submission) -> Outcome:
         started = time.monotonic()
-        ev = await self.inspector.inspect(sub.data, sub.envelope)
+        ev = (await self.inspector.inspect(sub.data, sub.envelope, sub.profile) if sub.profile
+              else await self.inspector.inspect(sub.data, sub.envelope))  # fmt: skip
         inspected = time.monotonic()
         outcome, ev = await self._act(sub, ev)
         done = time.monotonic()
@@ -157,6 +161,7 @@ class Pipeline:
             message_id=ev.facts.message_id,
             peer=sub.peer,
             auth_user=sub.auth_user or None,
+            profile=sub.profile or None,
             mail_from=sub.envelope.mail_from,
             rcpt_to=list(sub.envelope.rcpt_tos),
             subject=ev.facts.subject[:200],
@@ -178,7 +183,9 @@ class Pipeline:
         )
         return outcome
 
-    async def _claim_reviews(self, ev: Evaluation, key: str) -> tuple[Evaluation, list[str]]:
+    async def _claim_reviews(
+        self, ev: Evaluation, key: str, sub_profile: str = ""
+    ) -> tuple[Evaluation, list[str]]:
         """Claim the review requests' orders; a taken order turns the verdict to review_repeat.
 
         Returns the (possibly changed) evaluation and the orders this message now holds.
@@ -191,14 +198,14 @@ class Pipeline:
             return ev, claimed
         for order in claimed:
             await self.state.release_review(order, key)
-        return with_review_history(ev, repeated, self.settings.ctx), []
+        return with_review_history(ev, repeated, self.settings.ctx_for(sub_profile)), []
 
     async def _act(self, sub: Submission, ev: Evaluation) -> tuple[Outcome, Evaluation]:
         claimed: list[str] = []
         key = ev.facts.message_id or secrets.token_hex(8)
         if ev.facts.review_orders and ev.verdict.action in (Action.DELIVER, Action.STRIP):
             try:
-                ev, claimed = await self._claim_reviews(ev, key)
+                ev, claimed = await self._claim_reviews(ev, key, sub.profile)
             except StoreError as exc:
                 text = reply(451, "4.3.0", ["Review history unavailable; please try again later"])
                 return Outcome(451, text, "defer", upstream=str(exc)), ev
@@ -230,7 +237,8 @@ class Pipeline:
 
     async def _hold(self, sub: Submission, ev: Evaluation) -> Outcome:
         try:
-            entry_id = await self.quarantine.hold(HeldMessage(sub.envelope, sub.data, sub.peer, ev))
+            store = self.profile_quarantines.get(sub.profile, self.quarantine)
+            entry_id = await store.hold(HeldMessage(sub.envelope, sub.data, sub.peer, ev))
         except StoreError as exc:
             text = reply(
                 451, "4.3.0", ["Could not store the message safely; please try again later"]

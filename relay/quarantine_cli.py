@@ -152,12 +152,28 @@ async def _recheck(config: Config, data: bytes, envelope: Envelope) -> tuple[byt
     return data, "rechecked; nothing to change"
 
 
+def stores(config: Config) -> list[tuple[str, QuarantineStore]]:
+    """The relay's quarantine folder and each agency profile's subfolder."""
+    main = [("", QuarantineStore(config.quarantine_dir))]
+    return main + [(p.name, QuarantineStore(config.quarantine_dir / p.quarantine_subdir))
+                   for p in config.profiles]  # fmt: skip
+
+
+def store_for(config: Config, entry_id: str) -> QuarantineStore:
+    """The folder that holds `entry_id` (the main folder when none does: it says 'no entry')."""
+    found = [s for _, s in stores(config) if (s.folder / f"{entry_id}.json").exists()]
+    return found[0] if found else stores(config)[0][1]
+
+
 def run(config: Config, args: argparse.Namespace) -> int:
-    store = QuarantineStore(config.quarantine_dir)
     if args.action == "list":
         since = parse_since(args.since) if args.since else None
-        entries = store.entries() if config.quarantine_dir.exists() else []
+        entries = []
+        for profile, folder in stores(config):
+            for entry in folder.entries() if folder.folder.exists() else []:
+                entries.append({**entry, "profile": profile} if profile else entry)
         entries = [e for e in entries if matches(e, args, since)]
+        entries.sort(key=lambda e: str(e.get("id", "")))
         if args.json:
             print(json.dumps(entries, ensure_ascii=False, indent=1))
         elif entries:
@@ -165,6 +181,13 @@ def run(config: Config, args: argparse.Namespace) -> int:
         else:
             print(f"no held messages in {config.quarantine_dir} match")
         return 0
+    if args.action == "purge":
+        span = parse_span(args.older_than)
+        purged = [e for _, s in stores(config) if s.folder.exists()
+                  for e in s.purge_sync(span, _operator())]  # fmt: skip
+        print(f"purged {len(purged)} entries older than {args.older_than}")
+        return 0
+    store = store_for(config, args.id)
     if args.action == "show":
         if args.raw:
             sys.stdout.buffer.write(store.raw(args.id))
@@ -198,7 +221,4 @@ def run(config: Config, args: argparse.Namespace) -> int:
             return 1
         print(f"deleted {args.id}")
         return 0
-    span = parse_span(args.older_than)
-    purged = store.purge_sync(span, _operator()) if config.quarantine_dir.exists() else []
-    print(f"purged {len(purged)} entries older than {args.older_than}")
-    return 0
+    raise AssertionError(f"unknown quarantine action {args.action}")

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import signal
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -51,6 +52,7 @@ class Relay:
     metrics: Metrics | None = None
     metrics_server: MetricsServer | None = None
     metrics_port: int = 0
+    worker: int | None = None  # index under a supervisor: SO_REUSEPORT, metrics port + index
     log: Any = field(default_factory=lambda: structlog.get_logger("bsm-relay"))
 
     # Commands a session may repeat: generous for MAIL/RCPT/DATA (an MTA sends many messages
@@ -77,7 +79,7 @@ class Relay:
         self.metrics = Metrics(cfg.quarantine_dir)
         quarantine = QuarantineStore(cfg.quarantine_dir)
         self.pipeline = Pipeline(settings, self.inspector, self.forwarder, quarantine, self.state,
-                                 self.log, self.metrics)  # fmt: skip
+                                 self.log, self.metrics, profile_quarantines(cfg))  # fmt: skip
         users = load_users(cfg.access.users_file) if cfg.access.users_file else None
         tls_context = server_tls_context(cfg.tls) if cfg.tls.enabled else None
         self.handler = handler = RelayHandler(
@@ -86,7 +88,10 @@ class Relay:
             cfg.access.networks,
             Gatekeeper(cfg.access.limits),
             users,
+            shared_limits=cfg.access.shared_limits,
+            proxy_networks=cfg.server.proxy_networks if cfg.server.proxy_protocol else None,
         )
+        handler.profile_for = profile_lookup(cfg)
         loop = asyncio.get_running_loop()
 
         def factory() -> RelaySMTP:
@@ -100,13 +105,18 @@ class Relay:
                 tls_context=tls_context,
                 require_starttls=cfg.tls.require,
                 command_call_limit=self.CALL_LIMITS,
+                proxy_protocol_timeout=10.0 if cfg.server.proxy_protocol else None,
                 loop=loop,
             )
 
-        self.server = await loop.create_server(factory, cfg.server.host, cfg.server.port)
+        self.server = await loop.create_server(factory, cfg.server.host, cfg.server.port,
+                                               reuse_port=self.worker is not None)  # fmt: skip
         if cfg.metrics.address is not None:
+            host, port = cfg.metrics.address
             self.metrics_server = MetricsServer(self.metrics, self.health)
-            self.metrics_port = await self.metrics_server.start(*cfg.metrics.address)
+            self.metrics_port = await self.metrics_server.start(
+                host, port + self.worker if port and self.worker else port
+            )
         self.log.info(
             "listening",
             version=__version__,
@@ -119,6 +129,7 @@ class Relay:
             auth_users=len(users) if users is not None else 0,
             networks=[str(n) for n in cfg.access.networks],
             config=cfg.source,
+            worker=self.worker,
             approved_senders=len(cfg.approved_senders),
             pid=os.getpid(),
         )
@@ -165,6 +176,8 @@ class Relay:
         if self.handler is not None:
             self.handler.users = users
             self.handler.networks = fresh.access.networks
+            self.handler.profile_for = profile_lookup(fresh)
+        self.pipeline.profile_quarantines = profile_quarantines(fresh)
         self.settings = with_policy(self.settings, fresh)
         self.pipeline.update(self.settings)
         self.config = dataclasses.replace(
@@ -172,6 +185,7 @@ class Relay:
             policy=fresh.policy,
             approved_senders=fresh.approved_senders,
             policy_file=fresh.policy_file,
+            profiles=fresh.profiles,
             access=dataclasses.replace(
                 self.config.access,
                 networks=fresh.access.networks,
@@ -221,6 +235,19 @@ class Relay:
         self.log.info("stopped")
 
 
+def profile_quarantines(cfg: Config) -> dict[str, QuarantineStore]:
+    """Each agency profile's own quarantine subfolder."""
+    return {p.name: QuarantineStore(cfg.quarantine_dir / p.quarantine_subdir) for p in cfg.profiles}
+
+
+def profile_lookup(cfg: Config) -> Callable[[str, str], str]:
+    def lookup(sender: str, user: str) -> str:
+        profile = cfg.profile_for(sender, user)
+        return profile.name if profile is not None else ""
+
+    return lookup
+
+
 def server_tls_context(tls: TLSConfig) -> ssl.SSLContext:
     """The listener's STARTTLS context (TLS 1.2 or newer); a bad file stops start-up."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -232,9 +259,17 @@ def server_tls_context(tls: TLSConfig) -> ssl.SSLContext:
     return ctx
 
 
-async def serve(config: Config, config_path: str | None = None) -> None:
-    """Run until SIGTERM or SIGINT (drain, then stop); SIGHUP reloads the policy."""
-    relay = Relay(config, config_path)
+async def serve(config: Config, config_path: str | None = None, worker: int | None = None) -> None:
+    """Run until SIGTERM or SIGINT (drain, then stop); SIGHUP reloads the policy. With
+    `[server] workers` above 1 this process supervises that many worker processes."""
+    if worker is None and config.server.workers > 1:
+        from relay.supervisor import Supervisor
+
+        await Supervisor(config, config_path, config.server.workers).run()
+        return
+    if worker is not None:
+        structlog.contextvars.bind_contextvars(worker=worker)
+    relay = Relay(config, config_path, worker=worker)
     await relay.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

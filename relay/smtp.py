@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from relay import __version__
 from relay.access import Gatekeeper, Network, client_address, in_networks
+from relay.errors import StoreError
 from relay.message import Envelope
 from relay.passwords import Users
 from relay.pipeline import Pipeline, Submission, reply
@@ -55,12 +57,22 @@ class RelaySMTP(SMTP):
         self.close_after_reply = False  # draining: 421 after this reply
         self.hangup_after_reply = False  # abuse: close right after this reply
         self.client_ip = ""
+        self.client_port = 0
+        self.socket_ip = ""
         self.refused = ""  # why the connection is turned away at the greeting
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self.client_ip = client_address(transport.get_extra_info("peername"))
+        peer = transport.get_extra_info("peername")
+        self.client_ip = client_address(peer)
+        self.client_port = int(peer[1]) if isinstance(peer, (tuple, list)) and len(peer) > 1 else 0
+        self.socket_ip = self.client_ip  # the load balancer's, when PROXY protocol is on
         self.refused = self.relay_handler.opened(self) or ""
+
+    @property
+    def peer(self) -> str:
+        """The client as logged: the real one when a load balancer sent a PROXY header."""
+        return f"{self.client_ip}:{self.client_port}"
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.relay_handler.closed(self)
@@ -151,13 +163,6 @@ class RelaySMTP(SMTP):
             self.transport.close()
 
 
-def peer_text(session: Session) -> str:
-    peer: Any = session.peer
-    if isinstance(peer, (tuple, list)) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer)
-
-
 class RelayHandler:
     def __init__(
         self,
@@ -166,7 +171,14 @@ class RelayHandler:
         networks: tuple[Network, ...],
         gate: Gatekeeper,
         users: Users | None = None,
+        shared_limits: bool = False,
+        proxy_networks: tuple[Network, ...] | None = None,
     ) -> None:
+        self.shared_limits = shared_limits
+        # (envelope sender, AUTH user) -> the agency profile's name, '' for the relay's own
+        self.profile_for: Callable[[str, str], str] = lambda sender, user: ""
+        self.proxy_protocol = proxy_networks is not None
+        self.proxy_networks = proxy_networks or ()
         self.pipeline = pipeline
         self.max_recipients = max_recipients
         self.networks = networks
@@ -182,6 +194,11 @@ class RelayHandler:
         """Count the connection; returns why it is refused when over a limit."""
         self.sessions.add(session)
         self.pipeline.metrics.sessions.set(len(self.sessions))
+        if self.proxy_protocol:
+            return None  # admitted in handle_PROXY, once the real client is known
+        return self.admit(session)
+
+    def admit(self, session: RelaySMTP) -> str | None:
         refused = self.gate.connect(session.client_ip)
         if refused:
             self.log.warning("connection-refused", peer=session.client_ip, reason=refused)
@@ -198,6 +215,36 @@ class RelayHandler:
         self.pipeline.metrics.sessions.set(len(self.sessions))
         if self.draining and not self.sessions:
             self.all_closed.set()
+
+    async def within_rate(self, address: str) -> bool:
+        """The per-address message rate: in the shared state store when several relays
+        share it (`[access] shared_limits`), else in this process."""
+        if self.shared_limits:
+            minute = int(time.time() // 60)
+            try:
+                count = await self.pipeline.state.incr(f"rate:{address}:{minute}", 120)
+            except StoreError as exc:
+                self.log.warning("shared-limits-unavailable", error=str(exc), using="local")
+            else:
+                return count <= self.gate.limits.messages_per_minute_per_ip
+        return self.gate.message(address, time.monotonic())
+
+    async def handle_PROXY(self, server: RelaySMTP, session: Session, envelope: SmtpEnvelope,
+                           proxy_data: Any) -> bool:  # fmt: skip
+        """A PROXY v1/v2 header from a trusted load balancer names the real client: limits,
+        networks and logs apply to it. A header from anyone else closes the connection."""
+        if not in_networks(server.socket_ip, self.proxy_networks):
+            self.log.warning("proxy-refused", peer=server.socket_ip, reason="not in proxy_networks")
+            return False
+        if proxy_data.src_addr is not None and proxy_data.src_port is not None:
+            server.client_ip = str(proxy_data.src_addr)
+            server.client_port = int(proxy_data.src_port)
+        refused = self.admit(server)  # LOCAL (health checks) keeps the balancer's address
+        if refused:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                await server.push(f"421 4.7.0 {server.hostname} {refused}; try again later")
+            return False
+        return True
 
     def trusted(self, server: RelaySMTP) -> bool:
         return in_networks(server.client_ip, self.networks)
@@ -242,7 +289,7 @@ class RelayHandler:
         mail_options: list[str],
     ) -> str:  # fmt: skip
         structlog.contextvars.bind_contextvars(
-            session=server.session_id, txn=secrets.token_hex(4), peer=peer_text(session)
+            session=server.session_id, txn=secrets.token_hex(4), peer=server.peer
         )
         if self.draining:  # no new transactions once shutdown began
             server.close_after_reply = True
@@ -252,7 +299,7 @@ class RelayHandler:
                              address=address)  # fmt: skip
             self.pipeline.metrics.refusal("auth-required")
             return AUTH_REQUIRED
-        if not self.gate.message(server.client_ip, time.monotonic()):
+        if not await self.within_rate(server.client_ip):
             self.pipeline.metrics.refusal("message-rate")
             limit = self.gate.limits.messages_per_minute_per_ip
             return f"450 4.7.1 Too many messages from your address (at most {limit} a minute)"
@@ -280,11 +327,13 @@ class RelayHandler:
     async def handle_DATA(self, server: RelaySMTP, session: Session, envelope: SmtpEnvelope) -> str:
         data = envelope.original_content or b""
         sender = "" if envelope.mail_from == "<>" else (envelope.mail_from or "")
+        user = str(session.auth_data or "") if session.authenticated else ""
         submission = Submission(
             Envelope(sender, tuple(envelope.rcpt_tos), tuple(envelope.mail_options)),
             bytes(data),
-            peer_text(session),
-            auth_user=str(session.auth_data or "") if session.authenticated else "",
+            server.peer,
+            auth_user=user,
+            profile=self.profile_for(sender, user),
         )
         server.hold_timer()
         try:

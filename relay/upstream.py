@@ -8,6 +8,7 @@ TLS failures and 4xx replies are `UpstreamTemporary` (the client is told 451 and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 import ssl
@@ -94,11 +95,8 @@ def _mail_options(envelope: Envelope, client: aiosmtplib.SMTP) -> list[str]:
     return options
 
 
-async def deliver_smtp(
-    host: str, port: int, envelope: Envelope, data: bytes, opts: SmtpOptions, server_name: str = ""
-) -> str:
-    """One SMTP transaction with the next hop; returns its final reply."""
-    where = f"{server_name or host}:{port}"
+async def connect_smtp(host: str, port: int, opts: SmtpOptions) -> aiosmtplib.SMTP:
+    """A connected (and, as configured, STARTTLS-secured) client; raises aiosmtplib/OS errors."""
     client = aiosmtplib.SMTP(
         hostname=host,
         port=port,
@@ -112,44 +110,119 @@ async def deliver_smtp(
         await client.connect()
         if client.is_ehlo_or_helo_needed:
             await client.ehlo()  # the extensions decide which MAIL parameters go on
-        errors, reply = await client.sendmail(
-            envelope.mail_from,  # "" is sent as MAIL FROM:<>
-            list(envelope.rcpt_tos),
-            data,
-            mail_options=_mail_options(envelope, client),
-        )
-        if errors:
-            refused = ", ".join(f"{r}: {resp.code} {resp.message}" for r, resp in errors.items())
-            reply = f"{reply} (partially refused: {refused})"
-        return reply
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        first = exc.recipients[0]
-        raise response_error(first.code, first.message, where) from exc
-    except aiosmtplib.SMTPResponseException as exc:
-        raise response_error(exc.code, exc.message, where) from exc
-    except aiosmtplib.SMTPNotSupported as exc:
-        raise UpstreamPermanent(550, "5.6.7", f"upstream {where}: {exc}") from exc
-    except aiosmtplib.SMTPTimeoutError as exc:
-        raise UpstreamTemporary(451, "4.4.2", f"upstream {where} timed out") from exc
-    except ssl.SSLError as exc:
-        raise UpstreamTemporary(
-            451, "4.7.5", f"TLS with upstream {where} failed: {exc.reason}"
-        ) from exc
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise UpstreamTemporary(451, "4.4.1", f"upstream {where} unavailable: {exc}"[:200]) from exc
-    finally:
+    except BaseException:
         client.close()
+        raise
+    return client
+
+
+async def transaction(client: aiosmtplib.SMTP, envelope: Envelope, data: bytes) -> str:
+    """MAIL, RCPT, DATA on a connected client; returns the final reply."""
+    errors, reply = await client.sendmail(
+        envelope.mail_from,  # "" is sent as MAIL FROM:<>
+        list(envelope.rcpt_tos),
+        data,
+        mail_options=_mail_options(envelope, client),
+    )
+    if errors:
+        refused = ", ".join(f"{r}: {resp.code} {resp.message}" for r, resp in errors.items())
+        reply = f"{reply} (partially refused: {refused})"
+    return reply
+
+
+def upstream_error(exc: BaseException, where: str) -> UpstreamError:
+    """Any failure talking to the next hop, as the error the client will see."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        first = exc.recipients[0]
+        return response_error(first.code, first.message, where)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return response_error(exc.code, exc.message, where)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return UpstreamPermanent(550, "5.6.7", f"upstream {where}: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
+        return UpstreamTemporary(451, "4.4.2", f"upstream {where} timed out")
+    if isinstance(exc, ssl.SSLError):
+        return UpstreamTemporary(451, "4.7.5", f"TLS with upstream {where} failed: {exc.reason}")
+    return UpstreamTemporary(451, "4.4.1", f"upstream {where} unavailable: {exc}"[:200])
+
+
+_FAILURES = (aiosmtplib.SMTPException, OSError)
+
+
+async def deliver_smtp(
+    host: str, port: int, envelope: Envelope, data: bytes, opts: SmtpOptions, server_name: str = ""
+) -> str:
+    """One SMTP transaction on a new connection; returns the next hop's final reply."""
+    where = f"{server_name or host}:{port}"
+    client: aiosmtplib.SMTP | None = None
+    try:
+        client = await connect_smtp(host, port, opts)
+        return await transaction(client, envelope, data)
+    except _FAILURES as exc:
+        raise upstream_error(exc, where) from exc
+    finally:
+        if client is not None:
+            client.close()
 
 
 class SmarthostForwarder:
-    def __init__(self, host: str, port: int, opts: SmtpOptions) -> None:
+    """Delivery to one smarthost over a small pool of kept-open connections.
+
+    Opening an SMTP connection (and a TLS handshake) costs more than a transaction; an
+    upstream that allows several transactions per connection gets them. A pooled connection
+    the upstream closed meanwhile is noticed at MAIL FROM, before any data went out, and
+    replaced once; a failure later in the transaction is never retried (that could deliver
+    twice) but reported as usual.
+    """
+
+    MAX_IDLE = 32
+
+    def __init__(self, host: str, port: int, opts: SmtpOptions, idle_seconds: float = 30.0) -> None:
         self.host, self.port, self.opts = host, port, opts
+        self.idle_seconds = idle_seconds
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
+        self.where = f"{host}:{port}"
+
+    def _checkout(self) -> aiosmtplib.SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            since, client = self._idle.pop()
+            if client.is_connected and now - since < self.idle_seconds:
+                return client
+            client.close()
+        return None
+
+    def _checkin(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected and len(self._idle) < self.MAX_IDLE:
+            self._idle.append((time.monotonic(), client))
+        else:
+            client.close()
 
     async def forward(self, envelope: Envelope, data: bytes) -> str:
-        return await deliver_smtp(self.host, self.port, envelope, data, self.opts)
+        client = self._checkout()
+        try:
+            if client is not None:
+                try:
+                    await client.rset()  # also proves the pooled connection still works
+                except _FAILURES:
+                    client.close()
+                    client = None
+            if client is None:
+                client = await connect_smtp(self.host, self.port, self.opts)
+            reply = await transaction(client, envelope, data)
+        except _FAILURES as exc:
+            if client is not None:
+                client.close()
+            raise upstream_error(exc, self.where) from exc
+        self._checkin(client)
+        return reply
 
     async def close(self) -> None:
-        return None
+        for _, client in self._idle:
+            with contextlib.suppress(*_FAILURES):
+                await asyncio.wait_for(client.quit(), 2)
+            client.close()
+        self._idle.clear()
 
 
 class OutboxForwarder:

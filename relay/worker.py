@@ -1,7 +1,7 @@
 """An inspection worker: reads framed requests on stdin, writes framed replies on stdout.
 
 Started by relay.inspect.InspectorPool as `python -m relay.worker`. Requests are pickled
-tuples: ("setup", InspectSettings) or ("inspect", raw bytes, Envelope); replies are ("ok",)
+tuples: ("setup", InspectSettings) or ("inspect", raw bytes, Envelope, profile); replies are ("ok",)
 or ("ok", Evaluation), or ("error", text) when the evaluation itself failed. The parent
 kills the process when a message overruns its time budget; the address-space limit turns a
 memory explosion into a MemoryError here instead of a machine out of memory.
@@ -50,6 +50,7 @@ def warm_up(settings: InspectSettings) -> None:
     so that one-time costs never count against a message's time budget."""
     for topic in settings.ctx.lexicon.topics:
         topic.compile()
+    _ = settings.ctx.lexicon.index
     if settings.ctx.detector is not None:
         settings.ctx.detector.detect("warm-up text of enough letters to be looked at")
 
@@ -73,7 +74,8 @@ def main() -> int:
             _write(out, ("ok",))
         elif request[0] == "inspect" and settings is not None:
             try:
-                _write(out, ("ok", evaluate(request[1], request[2], settings.ctx, settings.limits)))
+                ctx = settings.ctx_for(request[3] if len(request) > 3 else "")
+                _write(out, ("ok", evaluate(request[1], request[2], ctx, settings.limits)))
             except MemoryError:
                 _write(out, ("error", "message needs more memory than the inspection limit"))
             except Exception as exc:  # noqa: BLE001 -- reported to the parent as data

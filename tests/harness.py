@@ -22,6 +22,7 @@ class Received:
     data: bytes
     mail_options: list[str]
     tls: bool
+    peer: Any = None  # the relay's end of the connection: equal for a reused connection
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Sink:
     drop_in_data: bool = False
     server: asyncio.AbstractServer | None = None
     tls_context: Any = None
+    protocols: list[Any] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -58,17 +60,23 @@ class Sink:
         if self.data_reply.startswith("250"):
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-                         list(envelope.mail_options), session.ssl is not None)
+                         list(envelope.mail_options), session.ssl is not None, session.peer)
             )  # fmt: skip
         return self.data_reply
 
+    def factory(self) -> SMTP:
+        protocol = SMTP(self, hostname="sink.localdomain", enable_SMTPUTF8=True,
+                        tls_context=self.tls_context, data_size_limit=64 * 2**20)  # fmt: skip
+        self.protocols.append(protocol)
+        return protocol
+
+    @property
+    def transports(self) -> list[Any]:
+        return [p.transport for p in self.protocols if p.transport is not None]
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
-            lambda: SMTP(self, hostname="sink.localdomain", enable_SMTPUTF8=True,
-                         tls_context=self.tls_context, data_size_limit=64 * 2**20),
-            "127.0.0.1", 0,
-        )  # fmt: skip
+        self.server = await loop.create_server(self.factory, "127.0.0.1", 0)
 
     async def stop(self) -> None:
         if self.server is not None:

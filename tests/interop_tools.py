@@ -92,6 +92,7 @@ def start_relay_process(workdir: Path, upstream_port: int, extra: str = "") -> R
         f"""
 [server]
 listen = "127.0.0.1:{port}"
+workers = 1
 hostname = "bsm-relay.test"
 [upstream]
 mode = "smarthost"
@@ -131,3 +132,28 @@ def postfix_root() -> Iterator[Path]:
     os.chmod(root, 0o755)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server (Debian's) on a free loopback port, no persistence."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_port(port, proc)
+    yield RedisServer(port, proc)
+    proc.terminate()
+    proc.wait(10)

@@ -28,8 +28,11 @@ class RawSMTP:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, port: int, greet: bool = True) -> tuple[RawSMTP, RawReply]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(
+        cls, port: int, greet: bool = True, source: str | None = None
+    ) -> tuple[RawSMTP, RawReply]:
+        local = (source, 0) if source else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=local)
         client = cls(reader, writer)
         banner = await client.reply() if greet else RawReply(0, [])
         return client, banner

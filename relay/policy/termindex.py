@@ -59,6 +59,7 @@ class TermIndex:
     def __init__(self, entries: Iterable[tuple[str, str, str, str, bool]]) -> None:
         """entries: (topic, lang, first word (normalised), regex source without head, headed)."""
         self.by_key: dict[str, list[Candidate]] = {}
+        self._heads: dict[str, tuple[Candidate, ...]] = {}  # a word's first 4 chars -> terms
         fallback: dict[tuple[str, str], list[str]] = {}
         for order, (topic, lang, first, source, headed) in enumerate(entries):
             prefix = literal_prefix(first)
@@ -73,27 +74,41 @@ class TermIndex:
             for (topic, lang), sources in fallback.items()
         )
 
+    def _candidates(self, head: str) -> tuple[Candidate, ...]:
+        """Every term filed under a prefix of `head`, memoised (heads repeat within and
+        across messages; the memo is bounded for text in scripts with many distinct heads)."""
+        found = tuple(c for size in range(len(head), 0, -1)
+                      for c in self.by_key.get(head[:size], ()))  # fmt: skip
+        if len(self._heads) > 100_000:
+            self._heads.clear()
+        self._heads[head] = found
+        return found
+
     def scan(self, text: str, langs: dict[str, frozenset[str]] | None = None) -> list[Match]:
         """All matches in `text`, sorted by start. `langs` restricts a topic to those
         languages (plus "any") and lets its languages' matches overlap."""
         langs = langs or {}
         found: list[Match] = []
         busy: dict[tuple[str, str], int] = {}  # (topic, lang or "") -> end of its last match
-        by_key = self.by_key
+        heads = self._heads
         for w in _WORD_START.finditer(text):
             start, head = w.start(), w.group(0)
+            candidates = heads.get(head)
+            if candidates is None:
+                candidates = self._candidates(head)
+            if not candidates:
+                continue
             best: dict[tuple[str, str], tuple[int, Candidate, re.Match[str]]] = {}
-            for size in range(len(head), 0, -1):
-                for c in by_key.get(head[:size], ()):
-                    wanted = langs.get(c.topic)
-                    if wanted is not None and c.lang not in wanted and c.lang != "any":
-                        continue
-                    key = (c.topic, c.lang if wanted is not None else "")
-                    if busy.get(key, -1) > start or (key in best and best[key][0] < c.order):
-                        continue
-                    m = c.pattern.match(text, start)
-                    if m is not None:
-                        best[key] = (c.order, c, m)
+            for c in candidates:
+                wanted = langs.get(c.topic)
+                if wanted is not None and c.lang not in wanted and c.lang != "any":
+                    continue
+                key = (c.topic, c.lang if wanted is not None else "")
+                if busy.get(key, -1) > start or (key in best and best[key][0] < c.order):
+                    continue
+                m = c.pattern.match(text, start)
+                if m is not None:
+                    best[key] = (c.order, c, m)
             for key, (_, c, m) in best.items():
                 found.append(Match(c.topic, c.lang, start, m.end(), m.group(0).strip()))
                 busy[key] = m.end() if m.end() > start else start + 1

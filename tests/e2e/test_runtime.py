@@ -75,6 +75,7 @@ async def serve(
         f"""
 [server]
 listen = "127.0.0.1:{port}"
+workers = 1
 shutdown_grace = 10.0
 [upstream]
 mode = "smarthost"

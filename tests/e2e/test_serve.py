@@ -35,6 +35,7 @@ async def test_serve_logs_one_json_line_per_message(tmp_path: Path, sink: Sink) 
         f"""
 [server]
 listen = "127.0.0.1:{port}"
+workers = 1
 [upstream]
 mode = "smarthost"
 port = {sink.port}

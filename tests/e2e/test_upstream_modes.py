@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,3 +136,36 @@ async def test_mx_mode_a_fallback_and_nxdomain(tmp_path: Path, sink: Sink, start
     other = "k2m8x0qvd7s4nw1@marketplace.amazon.fr"
     reply = await send(relay.port, SELLER, [other], build(to=other))
     assert (reply.code, reply.text.split()[0]) == (550, "5.1.2")
+
+
+async def test_smarthost_connection_is_reused(tmp_path: Path, sink: Sink, start_relay) -> None:
+    """Consecutive messages travel over one kept-open upstream connection."""
+    relay = await start_relay(make_config(tmp_path, sink.port))
+    replies = [await send(relay.port, SELLER, [BUYER], build()) for _ in range(3)]
+    assert ([r.code for r in replies], len({m.peer for m in sink.messages})) == ([250] * 3, 1)
+
+
+async def test_pooled_connection_closed_by_upstream_is_replaced(tmp_path: Path, start_relay):
+    """The upstream restarts between two messages: the dead pooled connection is noticed
+    before any data is sent and the message goes over a new one."""
+    first_sink = Sink()
+    await first_sink.start()
+    port = first_sink.port
+    relay = await start_relay(make_config(tmp_path, port))
+    first = await send(relay.port, SELLER, [BUYER], build())
+    await first_sink.stop()
+    assert first_sink.server is not None
+    first_sink.server.close()
+    await first_sink.server.wait_closed()
+    for transport in list(first_sink.transports):
+        transport.close()
+    second_sink = Sink()
+    loop = asyncio.get_running_loop()
+    second_sink.server = await loop.create_server(second_sink.factory, "127.0.0.1", port)
+    try:
+        second = await send(relay.port, SELLER, [BUYER], build())
+    finally:
+        await second_sink.stop()
+    assert (first.code, second.code, len(first_sink.messages), len(second_sink.messages)) == (
+        250, 250, 1, 1,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The atheris harness runs for a bounded time (CI: 20 s) and finds no crash.
+"""The atheris harness runs for a bounded time (CI: 10 s) and finds no crash.
 
 A longer campaign is `python tests/fuzz/fuzz_message.py -max_total_time=3600 DIR`.
 """
@@ -23,7 +23,7 @@ def test_fuzzer_runs_bounded_without_findings(tmp_path: Path) -> None:
         if len(raw) < 64 * 1024:
             (seeds / f"seed-{i}").write_bytes(raw)
     result = subprocess.run(
-        [sys.executable, str(HARNESS), "-max_total_time=20", "-max_len=65536",
+        [sys.executable, str(HARNESS), "-max_total_time=10", "-max_len=65536",
          "-rss_limit_mb=2048", "-timeout=10", f"-artifact_prefix={tmp_path}/", str(seeds)],
         capture_output=True, text=True, timeout=180, cwd=tmp_path,
     )  # fmt: skip

@@ -67,7 +67,7 @@ async def test_full_quarantine_gives_451_and_leaves_no_orphan(
 
 def _start_relay(workdir: Path, upstream_port: int, port: int) -> subprocess.Popen[bytes]:
     (workdir / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = 1\n'
         f'[upstream]\nmode = "smarthost"\nport = {upstream_port}\nstarttls = "off"\n'
         f'[senders]\napproved = ["{SELLER}"]\n[log]\nfile = "relay.log"\nformat = "json"\n'
     )

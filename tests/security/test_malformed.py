@@ -56,7 +56,7 @@ async def test_every_malformed_message_gets_a_clear_outcome(tmp_path: Path, sink
     port = free_port()
     log = tmp_path / "relay.log"
     (tmp_path / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\ntime_budget = {BUDGET}\ninspect_workers = 2\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\ntime_budget = {BUDGET}\ninspect_workers = 2\nworkers = 1\n'
         f'[upstream]\nmode = "smarthost"\nport = {sink.port}\nstarttls = "off"\n'
         f'[senders]\napproved = ["{SELLER}"]\n[log]\nfile = "{log}"\nformat = "json"\n'
     )
