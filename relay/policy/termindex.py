@@ -1,13 +1,15 @@
-"""Fast lexicon matching: try each term only where a word starts with its first letters.
+"""Fast lexicon matching: try each term only where the text has its first word.
 
 One big alternation per topic made Python's regex engine try every alternative at every
 character (the `(?<!\\w)` that starts each term defeats sre's first-character prefilter):
 ~1 µs per character per topic, 90 ms for an 18 KB reply and minutes for a 10 MB one. Here
 every term is compiled alone, without its leading word-boundary assertion, and filed under
-the first one or two literal characters of its first word. A scan walks the text's word
-starts once (one regex pass) and tries only the terms filed under that word's first letters,
-with `pattern.match(text, pos)`; cost is linear in the number of words. Terms whose first
-character is not fixed (`e?mail`, a leading symbol) go into a small fallback alternation.
+its first word: the whole word when it is plain letters (`gift card` under "gift"), else the
+literal letters it starts with (`bewert*` under "bewert", `it's` under "it"). A scan walks
+the text's words once (one regex pass) and, for each, tries only the terms filed under that
+word or one of its prefixes, with `pattern.match(text, pos)`; cost is linear in the number of
+words. Terms whose first character is not fixed (`e?mail`, a leading symbol) go into a small
+fallback alternation.
 
 Semantics match the alternation it replaces: within one topic (and, when a language filter
 is given, within one language) matches do not overlap, and at one position the candidate
@@ -20,8 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_WORD_START = re.compile(r"(?<!\w)\w{1,4}")
-KEY = 4  # terms are filed under up to this many first characters
+_WORD = re.compile(r"(?<!\w)\w+")
 _SPECIAL = frozenset("?*-")
 
 
@@ -58,8 +59,9 @@ class TermIndex:
 
     def __init__(self, entries: Iterable[tuple[str, str, str, str, bool]]) -> None:
         """entries: (topic, lang, first word (normalised), regex source without head, headed)."""
-        self.by_key: dict[str, list[Candidate]] = {}
-        self._heads: dict[str, tuple[Candidate, ...]] = {}  # a word's first 4 chars -> terms
+        self.exact: dict[str, list[Candidate]] = {}  # plain first word -> its terms
+        self.prefix: dict[str, list[Candidate]] = {}  # literal start of a first word -> terms
+        self._words: dict[str, tuple[Candidate, ...]] = {}  # memo: text word -> candidates
         fallback: dict[tuple[str, str], list[str]] = {}
         for order, (topic, lang, first, source, headed) in enumerate(entries):
             prefix = literal_prefix(first)
@@ -68,21 +70,27 @@ class TermIndex:
                 fallback.setdefault((topic, lang), []).append(head + source)
                 continue
             candidate = Candidate(topic, lang, order, re.compile(source))
-            self.by_key.setdefault(prefix[:KEY], []).append(candidate)
+            table = self.exact if prefix == first else self.prefix
+            table.setdefault(prefix, []).append(candidate)
+        self.prefix_lengths = tuple(sorted({len(k) for k in self.prefix}))
         self.fallback = tuple(
             (topic, lang, re.compile("|".join(sources)))
             for (topic, lang), sources in fallback.items()
         )
 
-    def _candidates(self, head: str) -> tuple[Candidate, ...]:
-        """Every term filed under a prefix of `head`, memoised (heads repeat within and
-        across messages; the memo is bounded for text in scripts with many distinct heads)."""
-        found = tuple(c for size in range(len(head), 0, -1)
-                      for c in self.by_key.get(head[:size], ()))  # fmt: skip
-        if len(self._heads) > 100_000:
-            self._heads.clear()
-        self._heads[head] = found
-        return found
+    def _candidates(self, word: str) -> tuple[Candidate, ...]:
+        """The terms that can start at this text word, in trial order; memoised (words repeat
+        within and across messages; the memo is bounded for text with endless new words)."""
+        found = list(self.exact.get(word, ()))
+        for size in self.prefix_lengths:
+            if size > len(word):
+                break
+            found += self.prefix.get(word[:size], ())
+        found.sort(key=lambda c: c.order)
+        if len(self._words) > 200_000:
+            self._words.clear()
+        result = self._words[word] = tuple(found)
+        return result
 
     def scan(self, text: str, langs: dict[str, frozenset[str]] | None = None) -> list[Match]:
         """All matches in `text`, sorted by start. `langs` restricts a topic to those
@@ -90,12 +98,12 @@ class TermIndex:
         langs = langs or {}
         found: list[Match] = []
         busy: dict[tuple[str, str], int] = {}  # (topic, lang or "") -> end of its last match
-        heads = self._heads
-        for w in _WORD_START.finditer(text):
-            start, head = w.start(), w.group(0)
-            candidates = heads.get(head)
+        words = self._words
+        for w in _WORD.finditer(text):
+            start, word = w.start(), w.group(0)
+            candidates = words.get(word)
             if candidates is None:
-                candidates = self._candidates(head)
+                candidates = self._candidates(word)
             if not candidates:
                 continue
             best: dict[tuple[str, str], tuple[int, Candidate, re.Match[str]]] = {}
