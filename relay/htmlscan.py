@@ -39,6 +39,8 @@ QUOTE_CLASSES = (
     "moz-cite-prefix", "OutlookMessageHeader", "divRplyFwdMsg", "ms-outlook-quote",
 )  # fmt: skip
 _URL_ATTRS = ("href", "src", "action", "formaction", "background", "poster", "data", "xlink:href")
+_URL_ATTR_SET = frozenset(_URL_ATTRS)
+_URL_NOISE = re.compile(r"[\s\x00-\x1f]")
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.I | re.S)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;{}]+)")
 _HIDDEN = re.compile(
@@ -235,14 +237,15 @@ class _Walk:
 
 
 def _check_urls(el: Any, tag: str, walk: _Walk) -> None:
-    for attr in _URL_ATTRS:
-        value = (el.get(attr) or "").strip()
-        low = re.sub(r"[\s\x00-\x1f]", "", value).lower()
-        if low.startswith(("javascript:", "vbscript:", "data:text/html", "livescript:")):
-            walk.active.append(f'{low.split(":")[0]}: URL in <{tag} {attr}="{value[:60]}">')
-    for attr in el.attrib:
-        if attr.lower().startswith("on"):
-            walk.active.append(f'<{tag} {attr}="{(el.get(attr) or "")[:60]}">')
+    for attr, raw in el.attrib.items():  # one pass over the attributes the element has
+        name = attr.lower()
+        if name.startswith("on"):
+            walk.active.append(f'<{tag} {attr}="{(raw or "")[:60]}">')
+        elif name in _URL_ATTR_SET and ":" in raw:
+            value = raw.strip()
+            low = _URL_NOISE.sub("", value).lower()
+            if low.startswith(("javascript:", "vbscript:", "data:text/html", "livescript:")):
+                walk.active.append(f'{low.split(":")[0]}: URL in <{tag} {attr}="{value[:60]}">')
     if tag == "meta" and (el.get("http-equiv") or "").lower() == "refresh":
         walk.active.append(f'<meta http-equiv="refresh" content="{el.get("content", "")[:60]}">')
     if tag == "link" and el.get("href") and "stylesheet" in (el.get("rel") or "").lower():
