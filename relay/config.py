@@ -50,6 +50,7 @@ class ServerConfig:
     inspect_workers: int = 1
     inspect_memory_mb: int = 2048
     session_timeout: float = 300.0
+    data_timeout: float = 600.0  # the whole DATA transfer (a 15 MB message on a slow link)
     shutdown_grace: float = 30.0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # relay processes
     proxy_protocol: bool = False  # expect a PROXY v1/v2 header (behind a TCP load balancer)
@@ -266,6 +267,7 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         inspect_workers=s.get("inspect_workers", int, d_srv.inspect_workers, _positive),
         inspect_memory_mb=s.get("inspect_memory_mb", int, d_srv.inspect_memory_mb, _positive),
         session_timeout=s.get("session_timeout", float, d_srv.session_timeout, _positive),
+        data_timeout=s.get("data_timeout", float, d_srv.data_timeout, _positive),
         shutdown_grace=s.get("shutdown_grace", float, d_srv.shutdown_grace, _positive),
         workers=s.get("workers", int, d_srv.workers, _positive),
         proxy_protocol=s.get("proxy_protocol", bool, False),

@@ -102,6 +102,7 @@ class Relay:
                 enable_SMTPUTF8=True,
                 decode_data=False,
                 timeout=cfg.server.session_timeout,
+                data_timeout=cfg.server.data_timeout,
                 tls_context=tls_context,
                 require_starttls=cfg.tls.require,
                 command_call_limit=self.CALL_LIMITS,

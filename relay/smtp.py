@@ -47,7 +47,8 @@ class RelaySMTP(SMTP):
     """aiosmtpd's SMTP protocol with the relay's wording for its built-in replies, and the
     bookkeeping a graceful shutdown needs (open sessions, transactions in flight)."""
 
-    def __init__(self, handler: RelayHandler, **kwargs: Any) -> None:
+    def __init__(self, handler: RelayHandler, data_timeout: float = 0.0, **kwargs: Any) -> None:
+        self.data_timeout = data_timeout
         if handler.users is None:  # no users file: no AUTH offered at all
             kwargs["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
         super().__init__(handler, ident=f"ESMTP bsm-relay {__version__}",
@@ -110,6 +111,8 @@ class RelaySMTP(SMTP):
             await super().smtp_DATA(arg)  # its own 503/501 replies
             return
         gate = self.relay_handler.gate
+        if self.data_timeout:  # the transfer gets its own clock, not the per-command one
+            self._reset_timeout(self.data_timeout)
         if not gate.begin_transfer():
             self.relay_handler.pipeline.metrics.refusal("busy")
             await self.push("451 4.3.2 bsm-relay is busy with other messages; try again shortly")

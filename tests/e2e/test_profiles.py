@@ -107,3 +107,37 @@ def test_bad_profiles_are_refused(profiles: dict[str, object], message: str) -> 
     with pytest.raises(ConfigError) as info:
         parse_config({"profiles": profiles}, "relay.toml")
     assert message in str(info.value)
+
+
+async def test_auth_user_selects_the_profile_over_smtp(tmp_path: Path, sink: Sink,
+                                                       start_relay) -> None:  # fmt: skip
+    """A helpdesk that logs in as the profile's AUTH user gets the profile's policy, whatever
+    envelope sender it uses: its phone number is delivered, not held."""
+    import ssl
+
+    import aiosmtplib
+    import trustme
+
+    from relay.access import parse_networks
+    from relay.config import AccessConfig, TLSConfig
+    from relay.passwords import set_user
+
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "c.pem"))
+    set_user(tmp_path / "users", "casa-verde", "a long enough password", log2_n=10)
+    cfg = make_config(
+        tmp_path, sink.port, profiles=(CASA,),
+        tls=TLSConfig(cert=str(tmp_path / "c.pem"), key=str(tmp_path / "c.pem")),
+        access=AccessConfig(networks=parse_networks(["192.0.2.0/24"]), users_file=str(tmp_path / "users")),
+    )  # fmt: skip
+    relay = await start_relay(cfg)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=relay.port, start_tls=True,
+                             tls_context=context, local_hostname="helpdesk.test")  # fmt: skip
+    await client.connect()
+    await client.ehlo()
+    await client.login("casa-verde", "a long enough password")
+    _, reply = await client.sendmail(SELLER, [BUYER], build(body=PHONE))
+    await client.quit()
+    assert ("quarantine" in reply, len(sink.messages)) == (False, 1)

@@ -203,8 +203,10 @@ async def test_idle_client_gets_421_and_is_closed(tmp_path: Path, sink: Sink, st
 
 
 async def test_slow_data_is_cut_off_and_nothing_is_forwarded(tmp_path, sink, start_relay):
-    """A client that trickles DATA past the timeout gets 421; no partial message goes upstream."""
-    relay = await start_relay(make_config(tmp_path, sink.port, server={"session_timeout": 0.6}))
+    """A client that trickles DATA past data_timeout gets 421 (each line arrives well within
+    the per-command timeout); no partial message goes upstream."""
+    server = {"session_timeout": 30.0, "data_timeout": 0.6}
+    relay = await start_relay(make_config(tmp_path, sink.port, server=server))
     client, _ = await RawSMTP.connect(relay.port)
     await client.command("EHLO probe.test")
     await client.command(f"MAIL FROM:<{SELLER}>")
