@@ -70,6 +70,13 @@ def _as_array(values: Any) -> array[int]:
     return out
 
 
+def _mapped(values: Any) -> memoryview:
+    """A read-only view on the memory-mapped file: pages are read when the DFA visits them
+    and shared by every process on the machine (the transition table is 39 MB; a copy per
+    inspection process would dominate its memory)."""
+    return memoryview(values).cast("B").cast({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+
+
 def load_identifier(languages: tuple[str, ...]) -> Any:
     """A py3langid identifier for `languages`, from the unpacked cache when it can be used."""
     import numpy as np
@@ -84,7 +91,7 @@ def load_identifier(languages: tuple[str, ...]) -> Any:
         classes = json.loads((folder / "classes.json").read_text())
         return LanguageIdentifier(
             np.asarray(load("ptc.npy")), np.asarray(load("pc.npy")), classes,
-            _as_array(load("nextmove.npy")), load("output.npy").tolist(),
+            _mapped(load("nextmove.npy")), load("output.npy").tolist(),
             norm_probs=False, tk_row=_as_array(load("row.npy")),
         )  # fmt: skip
     except OSError:
