@@ -317,19 +317,22 @@ def main() -> int:
 
         raw = html_reply(1)
         direct = asyncio.run(latencies(sink.port, raw, 50, 10))
-        with relay_process(tmp, sink.port, args.workers) as (port, proc):
-            relayed = asyncio.run(latencies(port, raw, 50, 10))
-            say()
-            say("latency at a steady 50 msg/s, html-18k, 500 messages (ms)")
-            say(f"{'':<20}{'p50':>10}{'p99':>10}")
-            for label, values in (("direct", direct), ("bsm-relay", relayed)):
-                say(
-                    f"{label:<20}{percentile(values, 0.5) * 1000:>10.2f}{percentile(values, 0.99) * 1000:>10.2f}"
-                )
+        say()
+        say("latency at a steady 50 msg/s, html-18k, 500 messages (ms)")
+        say(f"{'':<28}{'p50':>10}{'p99':>10}{'added p50':>11}{'added p99':>11}")
+        say(
+            f"{'direct':<28}{percentile(direct, 0.5) * 1000:>10.2f}{percentile(direct, 0.99) * 1000:>10.2f}"
+        )
+        for workers in sorted({1, args.workers}):
+            with relay_process(tmp, sink.port, workers) as (port, _):
+                relayed = asyncio.run(latencies(port, raw, 50, 10))
+            label = f"bsm-relay, {workers} worker{'s' if workers > 1 else ''}"
+            p50, p99 = percentile(relayed, 0.5) * 1000, percentile(relayed, 0.99) * 1000
             say(
-                f"{'added by bsm-relay':<20}{(percentile(relayed, 0.5) - percentile(direct, 0.5)) * 1000:>10.2f}"
-                f"{(percentile(relayed, 0.99) - percentile(direct, 0.99)) * 1000:>10.2f}"
+                f"{label:<28}{p50:>10.2f}{p99:>10.2f}"
+                f"{p50 - percentile(direct, 0.5) * 1000:>11.2f}{p99 - percentile(direct, 0.99) * 1000:>11.2f}"
             )
+        with relay_process(tmp, sink.port, args.workers) as (port, proc):
 
             async def with_sessions() -> list[tuple[int, float]]:
                 sessions = await hold_sessions(port, 500)
