@@ -74,7 +74,9 @@ def _mapped(values: Any) -> memoryview:
     """A read-only view on the memory-mapped file: pages are read when the DFA visits them
     and shared by every process on the machine (the transition table is 39 MB; a copy per
     inspection process would dominate its memory)."""
-    return memoryview(values).cast("B").cast({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+    raw = memoryview(values).cast("B")
+    size = values.dtype.itemsize
+    return raw.cast("H") if size == 2 else raw.cast("I") if size == 4 else raw.cast("L")
 
 
 def load_identifier(languages: tuple[str, ...]) -> Any:
