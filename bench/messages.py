@@ -56,6 +56,18 @@ def _html(paragraphs: list[str], quoted: str, styled: bool) -> str:
            f"Viele Grüße<br>Lukas<br>\n{signature}</div>\n{quote}</body></html>"  # fmt: skip
 
 
+def _reply(subject: str, local_id: str) -> EmailMessage:
+    """The headers every benchmark message shares: a helpdesk's reply to a buyer."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"Nordlicht Home <{SELLER}>"
+    msg["To"] = BUYER
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 04 Mar 2024 12:49:00 +0100"
+    msg["Message-ID"] = f"<{local_id}@mail.nordlicht-home.example>"
+    msg["In-Reply-To"] = "<0102018e2be69c23-058f9851@eu-west-1.amazonses.com>"
+    return msg
+
+
 def html_reply(index: int = 0, target: int = 18_000, styled: bool = False) -> bytes:
     """An ~18 KB HTML reply (multipart/alternative), unique per index; compliant unless
     `styled` (then the relay strips its font overrides)."""
@@ -71,13 +83,7 @@ def html_reply(index: int = 0, target: int = 18_000, styled: bool = False) -> by
 
 
 def _html_message(index: int, paragraphs: list[str], quoted: str, styled: bool) -> bytes:
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = f"Nordlicht Home <{SELLER}>"
-    msg["To"] = BUYER
-    msg["Subject"] = "AW: Frage zur Teekanne"
-    msg["Date"] = "Mon, 04 Mar 2024 12:49:00 +0100"
-    msg["Message-ID"] = f"<bench-{index}@mail.nordlicht-home.example>"
-    msg["In-Reply-To"] = "<0102018e2be69c23-058f9851@eu-west-1.amazonses.com>"
+    msg = _reply("AW: Frage zur Teekanne", f"bench-{index}")
     msg.set_content("Hallo Frau Jung,\n\n" + "\n\n".join(paragraphs) + "\n\nViele Grüße\nLukas\n")
     msg.add_alternative(_html(paragraphs, quoted, styled), subtype="html")
     return msg.as_bytes()
@@ -85,13 +91,7 @@ def _html_message(index: int, paragraphs: list[str], quoted: str, styled: bool) 
 
 def plain_reply(index: int = 0) -> bytes:
     """A ~3 KB plain-text reply with the buyer's message quoted below."""
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = f"Nordlicht Home <{SELLER}>"
-    msg["To"] = BUYER
-    msg["Subject"] = "AW: Lieferung"
-    msg["Date"] = "Mon, 04 Mar 2024 12:49:00 +0100"
-    msg["Message-ID"] = f"<plain-{index}@mail.nordlicht-home.example>"
-    msg["In-Reply-To"] = "<0102018e2be69c23-058f9851@eu-west-1.amazonses.com>"
+    msg = _reply("AW: Lieferung", f"plain-{index}")
     quoted = "\n".join("> " + line for line in (_PARAGRAPHS[1] + " " + _PARAGRAPHS[0]).split(". "))
     text = "Hallo Frau Jung,\n\n" + "\n\n".join(_PARAGRAPHS * 2) + "\n\nViele Grüße\nLukas\n\n"
     msg.set_content(text + "Am 04.03.2024 schrieb Eva Jung:\n" + quoted + "\n")
@@ -102,13 +102,7 @@ def pdf_reply(index: int = 0, size: int = 2_000_000) -> bytes:
     """A reply with a ~2 MB PDF invoice attached (random content: incompressible, realistic)."""
     rng = random.Random(index)
     pdf = b"%PDF-1.7\n" + rng.randbytes(int(size * 0.74)) + b"\n%%EOF\n"
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = f"Nordlicht Home <{SELLER}>"
-    msg["To"] = BUYER
-    msg["Subject"] = "AW: Rechnung"
-    msg["Date"] = "Mon, 04 Mar 2024 12:49:00 +0100"
-    msg["Message-ID"] = f"<pdf-{index}@mail.nordlicht-home.example>"
-    msg["In-Reply-To"] = "<0102018e2be69c23-058f9851@eu-west-1.amazonses.com>"
+    msg = _reply("AW: Rechnung", f"pdf-{index}")
     msg.set_content(
         "Hallo Frau Jung,\n\nanbei die Rechnung zu Ihrer Bestellung.\n\nViele Grüße\nLukas\n"
     )

@@ -40,7 +40,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 import aiosmtplib  # noqa: E402
 from engine import measure  # noqa: E402
 from messages import BUYER, SELLER, html_reply, pdf_reply, plain_reply  # noqa: E402
-from peers import PostfixInstance, free_port  # noqa: E402
+from peers import PostfixInstance, free_port, relay_toml, wait_port  # noqa: E402
 
 from relay.message import Envelope  # noqa: E402
 
@@ -86,31 +86,21 @@ class SmtpSink:
         self._fh.close()
 
 
-def wait_port(port: int, seconds: float = 30) -> None:
-    import socket
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 @contextmanager
 def relay_process(
     workdir: Path, upstream: int, workers: int
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
-    (workdir / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = {workers}\n'
-        f'[upstream]\nmode = "smarthost"\nport = {upstream}\nstarttls = "off"\n'
-        f'[senders]\napproved = ["{SELLER}"]\n'
-        f"[access]\nmax_connections = 2000\nmax_connections_per_ip = 2000\n"
-        f"messages_per_minute_per_ip = 10000000\nmax_transfers = 512\n"
+    # No limits in the way of the load generator; only warnings logged.
+    sections = (
+        "[access]\nmax_connections = 2000\nmax_connections_per_ip = 2000\n"
+        "messages_per_minute_per_ip = 10000000\nmax_transfers = 512\n"
         f'[log]\nfile = "{workdir / "relay.log"}"\nformat = "json"\nlevel = "warning"\n'
+    )
+    (workdir / "relay.toml").write_text(
+        relay_toml(
+            port, upstream, senders=(SELLER,), server=f"workers = {workers}", sections=sections
+        )
     )
     proc = subprocess.Popen([sys.executable, "-m", "relay", "serve", "--config", "relay.toml"],
                             cwd=workdir)  # fmt: skip

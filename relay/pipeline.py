@@ -147,8 +147,7 @@ class Pipeline:
     # ------------------------------------------------------------ data
     async def process(self, sub: Submission) -> Outcome:
         started = time.monotonic()
-        ev = (await self.inspector.inspect(sub.data, sub.envelope, sub.profile) if sub.profile
-              else await self.inspector.inspect(sub.data, sub.envelope))  # fmt: skip
+        ev = await self.inspector.inspect(sub.data, sub.envelope, sub.profile)
         inspected = time.monotonic()
         outcome, ev = await self._act(sub, ev)
         done = time.monotonic()

@@ -15,22 +15,7 @@ from pathlib import Path
 
 import pytest
 from mail import OTHER_SELLER, SELLER
-from peers import free_port
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, seconds: float = 20) -> None:
-    import socket
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
+from peers import free_port, relay_toml, wait_port
 
 
 @dataclass
@@ -68,7 +53,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
             "64",
         ]
     )
-    _wait_port(port, proc)
+    wait_port(port, proc)
     yield SmtpSink(port, root / "dump", proc)
     proc.terminate()
     proc.wait(10)
@@ -88,29 +73,15 @@ class RelayProcess:
 
 def start_relay_process(workdir: Path, upstream_port: int, extra: str = "") -> RelayProcess:
     port = free_port()
-    (workdir / "relay.toml").write_text(
-        f"""
-[server]
-listen = "127.0.0.1:{port}"
-workers = 1
-hostname = "bsm-relay.test"
-[upstream]
-mode = "smarthost"
-port = {upstream_port}
-starttls = "off"
-[senders]
-approved = ["{SELLER}", "{OTHER_SELLER}"]
-[log]
-file = "{workdir / "relay.log"}"
-format = "json"
-{extra}
-"""
-    )
+    config = relay_toml(port, upstream_port, senders=(SELLER, OTHER_SELLER),
+                        server='workers = 1\nhostname = "bsm-relay.test"',
+                        log=workdir / "relay.log", sections=extra)  # fmt: skip
+    (workdir / "relay.toml").write_text(config)
     proc = subprocess.Popen(
         [sys.executable, "-m", "relay", "serve", "--config", str(workdir / "relay.toml")],
         cwd=workdir,
     )
-    _wait_port(port, proc)
+    wait_port(port, proc)
     return RelayProcess(port, workdir, proc)
 
 
@@ -153,7 +124,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
          "--appendonly", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _wait_port(port, proc)
+    wait_port(port, proc)
     yield RedisServer(port, proc)
     proc.terminate()
     proc.wait(10)

@@ -24,6 +24,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, seconds: float = 20) -> None:
+    """Until something accepts connections on 127.0.0.1:port (or `proc` exits)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def relay_toml(
+    port: int,
+    upstream_port: int,
+    *,
+    senders: tuple[str, ...] = (),
+    server: str = "",
+    sections: str = "",
+    log: str | Path = "",
+) -> str:
+    """A test relay's configuration: one worker on 127.0.0.1:port, smarthost delivery without
+    TLS to upstream_port; `server` adds [server] keys, `sections` whole tables."""
+    text = f'[server]\nlisten = "127.0.0.1:{port}"\n{server or "workers = 1"}\n'
+    text += f'[upstream]\nmode = "smarthost"\nport = {upstream_port}\nstarttls = "off"\n'
+    if senders:
+        text += "[senders]\napproved = [" + ", ".join(f'"{s}"' for s in senders) + "]\n"
+    text += sections
+    if log:
+        text += f'[log]\nfile = "{log}"\nformat = "json"\n'
+    return text
+
+
 def have(program: str) -> bool:
     return shutil.which(program) is not None or Path("/usr/sbin", program).exists()
 

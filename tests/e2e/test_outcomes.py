@@ -195,7 +195,7 @@ class BrokenInspector:
     def update(self, settings: object) -> None:
         return None
 
-    async def inspect(self, raw: bytes, envelope: object) -> object:
+    async def inspect(self, raw: bytes, envelope: object, profile: str = "") -> object:
         raise RuntimeError("unforeseen failure")
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ import aiosmtplib
 from client import send
 from harness import Sink, make_config
 from mail import BUYER, SELLER, build, html_reply
-from peers import free_port
+from peers import free_port, relay_toml
 
 from relay.config import MetricsConfig
 
@@ -67,29 +67,13 @@ async def test_metrics_move_with_traffic(tmp_path: Path, sink: Sink, start_relay
     assert (status, json.loads(health)["status"]) == (200, "ok")
 
 
-async def serve(
-    tmp_path: Path, sink: Sink, extra: str = ""
-) -> tuple[asyncio.subprocess.Process, int]:
+async def serve(tmp_path: Path, sink: Sink) -> tuple[asyncio.subprocess.Process, int]:
     port = free_port()
     (tmp_path / "relay.toml").write_text(
-        f"""
-[server]
-listen = "127.0.0.1:{port}"
-workers = 1
-shutdown_grace = 10.0
-[upstream]
-mode = "smarthost"
-port = {sink.port}
-starttls = "off"
-[senders]
-approved = ["{SELLER}"]
-[policy]
-file = "{tmp_path / "policy.toml"}"
-[log]
-file = "{tmp_path / "relay.log"}"
-{extra}
-"""
-    )
+        relay_toml(port, sink.port, senders=(SELLER,), server="workers = 1\nshutdown_grace = 10.0",
+                   sections=f'[policy]\nfile = "{tmp_path / "policy.toml"}"\n',
+                   log=tmp_path / "relay.log")
+    )  # fmt: skip
     (tmp_path / "policy.toml").touch()
     proc = await asyncio.create_subprocess_exec(
         *RELAY, "serve", "--config", str(tmp_path / "relay.toml"), cwd=tmp_path

@@ -11,7 +11,7 @@ from pathlib import Path
 from client import send
 from harness import Sink
 from mail import BUYER, SELLER, build
-from peers import free_port
+from peers import free_port, relay_toml
 
 
 async def wait_listening(port: int, proc: asyncio.subprocess.Process) -> None:
@@ -31,21 +31,7 @@ async def test_serve_logs_one_json_line_per_message(tmp_path: Path, sink: Sink) 
     """Each message gives one JSON line with id, peer, envelope, action, rules, sizes and timings."""
     port = free_port()
     log = tmp_path / "relay.log"
-    (tmp_path / "relay.toml").write_text(
-        f"""
-[server]
-listen = "127.0.0.1:{port}"
-workers = 1
-[upstream]
-mode = "smarthost"
-port = {sink.port}
-starttls = "off"
-[senders]
-approved = ["{SELLER}"]
-[log]
-file = "{log}"
-"""
-    )
+    (tmp_path / "relay.toml").write_text(relay_toml(port, sink.port, senders=(SELLER,), log=log))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

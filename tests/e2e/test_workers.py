@@ -11,9 +11,8 @@ from pathlib import Path
 
 from client import send
 from harness import Sink
-from interop_tools import _wait_port
 from mail import BUYER, SELLER, build
-from peers import free_port
+from peers import free_port, relay_toml, wait_port
 
 
 def events(log: Path) -> list[dict[str, object]]:
@@ -27,15 +26,13 @@ async def test_two_workers_share_the_port_and_a_dead_one_is_restarted(tmp_path: 
     port = free_port()
     log = tmp_path / "relay.log"
     (tmp_path / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = 2\n'
-        f'[upstream]\nmode = "smarthost"\nport = {sink.port}\nstarttls = "off"\n'
-        f'[senders]\napproved = ["{SELLER}"]\n[log]\nfile = "{log}"\nformat = "json"\n'
+        relay_toml(port, sink.port, senders=(SELLER,), server="workers = 2", log=log)
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "relay", "serve", "--config", "relay.toml", cwd=tmp_path
     )
     try:
-        await asyncio.to_thread(_wait_port, port)
+        await asyncio.to_thread(wait_port, port)
         while len([e for e in events(log) if e.get("event") == "listening"]) < 2:
             await asyncio.sleep(0.1)
         first = await asyncio.gather(*(send(port, SELLER, [BUYER], build()) for _ in range(40)))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from harness import Sink
-from interop_tools import _wait_port
 from mail import BUYER, SELLER, build
-from peers import free_port
+from peers import free_port, relay_toml, wait_port
 from rawsmtp import RawSMTP
 
 ALLOWED, STRANGER = "127.0.0.2", "127.0.0.3"  # loopback aliases as two client hosts
+BEHIND_HAPROXY = 'workers = 1\nproxy_protocol = true\nproxy_networks = ["127.0.0.1/32"]'
 
 
 def haproxy_config(front: int, relay: int, send_proxy: str) -> str:
@@ -57,20 +57,17 @@ async def test_real_client_address_through_haproxy(send_proxy: str, tmp_path: Pa
     relay_port, front = free_port(), free_port()
     log = tmp_path / "relay.log"
     (tmp_path / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{relay_port}"\nworkers = 1\nproxy_protocol = true\n'
-        f'proxy_networks = ["127.0.0.1/32"]\n'
-        f'[upstream]\nmode = "smarthost"\nport = {sink.port}\nstarttls = "off"\n'
-        f'[senders]\napproved = ["{SELLER}"]\n[access]\nnetworks = ["{ALLOWED}/32"]\n'
-        f'[log]\nfile = "{log}"\nformat = "json"\n'
-    )
+        relay_toml(relay_port, sink.port, senders=(SELLER,), server=BEHIND_HAPROXY, log=log,
+                   sections=f'[access]\nnetworks = ["{ALLOWED}/32"]\n')
+    )  # fmt: skip
     (tmp_path / "haproxy.cfg").write_text(haproxy_config(front, relay_port, send_proxy))
     relay = subprocess.Popen([sys.executable, "-m", "relay", "serve", "--config", "relay.toml"],
                              cwd=tmp_path)  # fmt: skip
     balancer = subprocess.Popen(["haproxy", "-f", str(tmp_path / "haproxy.cfg"), "-db"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        _wait_port(relay_port, relay)
-        _wait_port(front, balancer)
+        wait_port(relay_port, relay)
+        wait_port(front, balancer)
         allowed = await transaction(front, ALLOWED)
         stranger = await transaction(front, STRANGER)
     finally:
@@ -91,15 +88,11 @@ async def test_proxy_header_from_an_untrusted_host_is_refused(tmp_path: Path, si
     """A client that is not a trusted balancer cannot claim another address with a PROXY
     header: the connection is closed before the greeting."""
     relay_port = free_port()
-    (tmp_path / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{relay_port}"\nworkers = 1\nproxy_protocol = true\n'
-        f'proxy_networks = ["127.0.0.1/32"]\n'
-        f'[upstream]\nmode = "smarthost"\nport = {sink.port}\nstarttls = "off"\n'
-    )
+    (tmp_path / "relay.toml").write_text(relay_toml(relay_port, sink.port, server=BEHIND_HAPROXY))
     relay = subprocess.Popen([sys.executable, "-m", "relay", "serve", "--config", "relay.toml"],
                              cwd=tmp_path)  # fmt: skip
     try:
-        _wait_port(relay_port, relay)
+        wait_port(relay_port, relay)
         client, _ = await RawSMTP.connect(relay_port, greet=False, source=STRANGER)
         await client.send(b"PROXY TCP4 10.9.9.9 127.0.0.1 40000 25\r\n")
         reply = await client.reply()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from client import send
 from harness import Sink
-from interop_tools import RedisServer, _wait_port
+from interop_tools import RedisServer
 from mail import BUYER, SELLER, build
-from peers import free_port
+from peers import free_port, relay_toml, wait_port
 
 ORDER = "302-7226181-5477893"
 
@@ -25,13 +25,10 @@ def neutral_request(text: str) -> bytes:
 def write_config(workdir: Path, port: int, sink_port: int, redis_url: str, shared: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "relay.toml"
-    path.write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = 1\n'
-        f'[upstream]\nmode = "smarthost"\nport = {sink_port}\nstarttls = "off"\n'
-        f'[senders]\napproved = ["{SELLER}"]\n[state]\nurl = "{redis_url}"\n'
-        f'[quarantine]\ndir = "{shared}"\n[access]\nshared_limits = true\n'
-        f'[log]\nfile = "{workdir / "relay.log"}"\nformat = "json"\n'
-    )
+    shared_parts = (f'[state]\nurl = "{redis_url}"\n[quarantine]\ndir = "{shared}"\n'
+                    "[access]\nshared_limits = true\n")  # fmt: skip
+    path.write_text(relay_toml(port, sink_port, senders=(SELLER,), sections=shared_parts,
+                               log=workdir / "relay.log"))  # fmt: skip
     return path
 
 
@@ -58,7 +55,7 @@ async def test_two_relays_share_review_history_and_quarantine(
                               cwd=c.parent) for c in configs]  # fmt: skip
     try:
         for port, proc in zip(ports, procs, strict=True):
-            await asyncio.to_thread(_wait_port, port, proc)
+            await asyncio.to_thread(wait_port, port, proc)
         first = await send(ports[0], SELLER, [BUYER], neutral_request(
             "Teilen Sie Ihre Erfahrung gern in einer Bewertung auf Amazon."))  # fmt: skip
         second = await send(ports[1], SELLER, [BUYER], neutral_request(

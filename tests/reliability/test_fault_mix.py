@@ -29,9 +29,8 @@ from typing import Any
 
 import aiosmtplib
 from harness import Sink, make_config
-from interop_tools import _wait_port
 from mail import BUYER, SELLER, build
-from peers import free_port
+from peers import free_port, wait_port
 
 TOTAL = 2400
 CONCURRENCY = 24
@@ -99,7 +98,7 @@ def start_smtp_sink(root: Path, name: str, options: list[str]) -> PostfixSink:
          f"127.0.0.1:{port}", "128"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _wait_port(port, proc)
+    wait_port(port, proc)
     return PostfixSink(name, port, folder, proc)
 
 

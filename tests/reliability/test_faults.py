@@ -17,7 +17,7 @@ import pytest
 from client import send
 from harness import Sink, make_config
 from mail import BUYER, SELLER, build
-from peers import free_port
+from peers import free_port, relay_toml
 from rawsmtp import RawSMTP
 
 import relay.quarantine
@@ -67,9 +67,7 @@ async def test_full_quarantine_gives_451_and_leaves_no_orphan(
 
 def _start_relay(workdir: Path, upstream_port: int, port: int) -> subprocess.Popen[bytes]:
     (workdir / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = 1\n'
-        f'[upstream]\nmode = "smarthost"\nport = {upstream_port}\nstarttls = "off"\n'
-        f'[senders]\napproved = ["{SELLER}"]\n[log]\nfile = "relay.log"\nformat = "json"\n'
+        relay_toml(port, upstream_port, senders=(SELLER,), log="relay.log")
     )
     return subprocess.Popen([sys.executable, "-m", "relay", "serve", "--config", "relay.toml"],
                             cwd=workdir)  # fmt: skip

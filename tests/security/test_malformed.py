@@ -14,9 +14,8 @@ from pathlib import Path
 
 from data.malformed import cases
 from harness import Sink
-from interop_tools import _wait_port
 from mail import BUYER, SELLER
-from peers import free_port
+from peers import free_port, relay_toml, wait_port
 from rawsmtp import RawSMTP
 
 BUDGET = 3.0
@@ -55,15 +54,14 @@ async def test_every_malformed_message_gets_a_clear_outcome(tmp_path: Path, sink
     log shows one message line each and no internal error."""
     port = free_port()
     log = tmp_path / "relay.log"
+    server = f"workers = 1\ntime_budget = {BUDGET}\ninspect_workers = 2"
     (tmp_path / "relay.toml").write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\ntime_budget = {BUDGET}\ninspect_workers = 2\nworkers = 1\n'
-        f'[upstream]\nmode = "smarthost"\nport = {sink.port}\nstarttls = "off"\n'
-        f'[senders]\napproved = ["{SELLER}"]\n[log]\nfile = "{log}"\nformat = "json"\n'
+        relay_toml(port, sink.port, senders=(SELLER,), server=server, log=log)
     )
     proc = subprocess.Popen([sys.executable, "-m", "relay", "serve", "--config", "relay.toml"],
                             cwd=tmp_path)  # fmt: skip
     try:
-        await asyncio.to_thread(_wait_port, port, proc)
+        await asyncio.to_thread(wait_port, port, proc)
         results = {}
         for name, data in cases():
             results[name] = await submit(port, data)
