@@ -120,7 +120,7 @@ class Py3LangidDetector:
         return load_identifier(self.languages)
 
     def detect(self, text: str) -> str:
-        if sum(c.isalpha() for c in text[:MAX_CHARS]) < MIN_LETTERS:
+        if sum(map(str.isalpha, text[:MAX_CHARS])) < MIN_LETTERS:
             return ""
         if self._identifier is None:
             self._identifier = self._load()

@@ -1,25 +1,25 @@
 """Parse once into a frozen model: the only view of a message that rules ever see.
 
 `parse_message(raw, envelope, limits)` never raises for bad mail. It checks the raw structure
-first (relay.limits), parses with the email package (policy.default), decodes headers, walks
-the MIME tree iteratively, scans every HTML part once (relay.htmlscan) and splits new text
-from quoted history (relay.textscan). Whatever stops full inspection (a limit, a parser
-crash, HTML libxml2 could not finish) is recorded in `Message.problem`; defects the email
-package noticed are recorded in `Message.defects`. No I/O, no logging, no asyncio here.
+first (relay.limits), parses with the email package (relay.mimefast: compat32 for plain MIME,
+policy.default for the rest), decodes headers, walks the MIME tree iteratively, scans every
+HTML part once (relay.htmlscan) and splits new text from quoted history (relay.textscan).
+Whatever stops full inspection (a limit, a parser crash, HTML libxml2 could not finish) is
+recorded in `Message.problem`; defects the email package noticed are recorded in
+`Message.defects`. No I/O, no logging, no asyncio here.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message as MimePart
 from functools import cached_property
 from typing import Any
 
 from relay.htmlscan import HtmlScan, Image, Link, scan_html
 from relay.limits import Limits, Structure, scan_structure
+from relay.mimefast import decode_header, header_values, parse_addresses, parse_tree, unfold
 from relay.textscan import find_order_ids, find_urls, split_quoted
 
 REPLY_PREFIX = re.compile(
@@ -128,44 +128,43 @@ class Message:
         return tuple(find_order_ids("\n".join((self.subject, *self.new_texts))))
 
 
-def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
-    found: list[Address] = []
-    for value in msg.get_all(name) or ():
-        try:
-            found += [Address(a.display_name, a.addr_spec) for a in value.addresses]
-        except (AttributeError, IndexError, TypeError, ValueError):
-            # policy.default gives up on some broken lists: fall back to a plain scan.
-            found += [Address("", a) for a in re.findall(r"[^\s<>,;\"]+@[^\s<>,;\"]+", str(value))]
-    return tuple(found)
+def _addresses(msg: MimePart, name: str) -> tuple[Address, ...]:
+    return tuple(
+        Address(display, addr)
+        for raw in header_values(msg, name)
+        for display, addr in parse_addresses(name, raw)
+    )
 
 
-def _headers(msg: EmailMessage, defects: list[str]) -> tuple[tuple[str, str], ...]:
+def _headers(msg: MimePart, defects: list[str]) -> tuple[tuple[str, str], ...]:
     out = []
     for name, raw in msg.raw_items():
         try:
-            value = str(email.policy.default.header_fetch_parse(name, raw))
+            value = decode_header(name, raw)
         except Exception as exc:  # noqa: BLE001 -- the stdlib raises many kinds on bad headers
             defects.append(f"{name}: header could not be decoded ({type(exc).__name__})")
-            value = str(raw)
-        out.append((name, value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")))
+            value = unfold(str(raw))
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        out.append((name, value))
     return tuple(out)
 
 
-def _text_of(part: EmailMessage, defects: list[str]) -> str:
-    try:
-        content = part.get_content()
-        if isinstance(content, str):
-            return content
-    except (LookupError, UnicodeError, ValueError, AssertionError) as exc:
-        defects.append(f"part {part.get_content_type()}: {type(exc).__name__}: {exc}")
+def _text_of(part: MimePart, ctype: str, defects: list[str]) -> str:
     payload = part.get_payload(decode=True)
-    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    data = payload if isinstance(payload, bytes) else b""
+    charset = part.get_content_charset("us-ascii")
+    try:
+        return data.decode(charset, "replace")
+    except (LookupError, UnicodeError, ValueError) as exc:  # unknown or unusable charset:
+        # read it as UTF-8 and say so
+        defects.append(f"part {ctype}: {type(exc).__name__}: {exc}")
+    return data.decode("utf-8", "replace")
 
 
-def _walk(msg: EmailMessage) -> list[tuple[int, EmailMessage]]:
+def _walk(msg: MimePart) -> list[tuple[int, MimePart]]:
     """Leaf parts in document order, without recursion (attached messages are leaves)."""
-    leaves: list[tuple[int, EmailMessage]] = []
-    stack: list[EmailMessage] = [msg]
+    leaves: list[tuple[int, MimePart]] = []
+    stack: list[MimePart] = [msg]
     while stack:
         part = stack.pop()
         if part.is_multipart() and not part.get_content_type().startswith("message/"):
@@ -177,7 +176,7 @@ def _walk(msg: EmailMessage) -> list[tuple[int, EmailMessage]]:
     return leaves
 
 
-def _attachment(index: int, part: EmailMessage, defects: list[str]) -> Attachment:
+def _attachment(index: int, part: MimePart, defects: list[str]) -> Attachment:
     ctype = part.get_content_type()
     try:
         filename = part.get_filename() or ""
@@ -197,7 +196,7 @@ def _attachment(index: int, part: EmailMessage, defects: list[str]) -> Attachmen
         content_type=ctype,
         disposition=(part.get_content_disposition() or ""),
         size=len(data),
-        content_id=str(part.get("Content-ID", "")).strip().strip("<>"),
+        content_id=unfold(next(iter(header_values(part, "Content-ID")), "")).strip().strip("<>"),
         magic=data[:16],
         gif_frames=count_gif_frames(data) if data[:4] == b"GIF8" else None,
     )
@@ -215,15 +214,20 @@ def count_gif_frames(data: bytes, limit: int = 2) -> int:
 MAX_TEXT_CHARS = 1_000_000
 
 
-def parse_message(raw: bytes, envelope: Envelope, limits: Limits | None = None) -> Message:
-    """Parse `raw` into a Message; never raises for bad mail (see Message.problem)."""
+def parse_message(
+    raw: bytes, envelope: Envelope, limits: Limits | None = None, *, exact: bool = False
+) -> Message:
+    """Parse `raw` into a Message; never raises for bad mail (see Message.problem).
+
+    `exact=True` reads every message with policy.default (relay.mimefast explains why the
+    default is cheaper; both give the same model)."""
     limits = limits or Limits()
     structure = scan_structure(raw, limits)
     if structure.problem:
         return Message(envelope, size=len(raw), structure=structure, problem=structure.problem)
     try:
-        msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
-        return _model(msg, raw, envelope, structure)
+        tree, _ = parse_tree(raw, exact=exact)
+        return _model(tree, raw, envelope, structure)
     except RecursionError:
         problem = "MIME structure too deep for the parser"
     except MemoryError:
@@ -233,7 +237,7 @@ def parse_message(raw: bytes, envelope: Envelope, limits: Limits | None = None) 
     return Message(envelope, size=len(raw), structure=structure, problem=problem)
 
 
-def _model(msg: EmailMessage, raw: bytes, envelope: Envelope, structure: Structure) -> Message:
+def _model(msg: MimePart, raw: bytes, envelope: Envelope, structure: Structure) -> Message:
     defects: list[str] = [f"{type(d).__name__}" for d in msg.defects]
     headers = _headers(msg, defects)
     parts: list[TextPart] = []
@@ -248,7 +252,7 @@ def _model(msg: EmailMessage, raw: bytes, envelope: Envelope, structure: Structu
         if ctype in BODY_TYPES and disposition != "attachment":
             for d in part.defects:
                 defects.append(f"{ctype} part: {type(d).__name__}")
-            text = _text_of(part, defects)
+            text = _text_of(part, ctype, defects)
             charset = part.get_content_charset() or "us-ascii"
             if ctype == "text/html":
                 scan = scan_html(text, index)

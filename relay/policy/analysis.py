@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 _SPACE = re.compile(r"\s+")
 REVIEW_PREFIX = "review_"
+FALSE_FRIEND = "review_false_friend"
 
 
 @dataclass(frozen=True)
@@ -115,16 +116,18 @@ def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
     sensitive_langs = frozenset({language or default, "any"} - {""})
     normalized = [normalize(t) for _, t in texts]
     joined = "\n".join(normalized)
-    false_friends = ctx.lexicon.topic("review_false_friend").finditer(joined)
-    review_joined = _blank(joined, false_friends)
-    names = [t.name for t in ctx.lexicon.topics if t.name != "review_false_friend"]
-    review = [n for n in names if n.startswith(REVIEW_PREFIX)]
-    others = [n for n in names if not n.startswith(REVIEW_PREFIX)]
     langs = {"sensitive": sensitive_langs} if sensitive_langs else {}
-    matches = ctx.lexicon.scan(joined, others, langs)
-    if review:  # the review topics see the text with false friends blanked out
-        matches += ctx.lexicon.scan(review_joined, review, langs)
-        matches.sort(key=lambda m: m.start)
+    # One pass finds every topic, false friends included (topics never interact in a scan).
+    everything = ctx.lexicon.scan(joined, [t.name for t in ctx.lexicon.topics], langs)
+    false_friends = [m for m in everything if m.topic == FALSE_FRIEND]
+    matches = [m for m in everything if m.topic != FALSE_FRIEND]
+    if false_friends:  # the review topics see the text with false friends blanked out
+        review = [t.name for t in ctx.lexicon.topics
+                  if t.name.startswith(REVIEW_PREFIX) and t.name != FALSE_FRIEND]  # fmt: skip
+        matches = [m for m in matches if not m.topic.startswith(REVIEW_PREFIX)]
+        matches += ctx.lexicon.scan(_blank(joined, false_friends), review, langs)
+    # At one position, other topics' matches come before review topics' (stable sort).
+    matches.sort(key=lambda m: (m.start, m.topic.startswith(REVIEW_PREFIX)))
     sentences, offset, cursor = [], 0, 0
     per_part_index: dict[int, int] = {}
     for (part, _), text in zip(texts, normalized, strict=True):

@@ -38,7 +38,10 @@ _SPACE = re.compile(r"[ \t\r\f\v]+")
 
 def fold(text: str) -> str:
     """Case and accent folding only (keeps ß as ss, as casefold does)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    folded = text.casefold()
+    if folded.isascii():  # nothing to decompose (NFKD leaves ASCII as it is)
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 

@@ -8,7 +8,10 @@ delivered unchanged. Written for this suite; none is a public corpus message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from mail import build
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
@@ -560,3 +563,28 @@ LEGIT: list[Legit] = [
         html=True,
     ),
 ]
+
+
+TLD = {"en": "co.uk", "de": "de", "nl": "nl", "fr": "fr", "es": "es", "it": "it"}
+
+
+def recipient(case: Legit) -> str:
+    return f"kc9o3rt5g88dt@marketplace.amazon.{TLD[case.lang]}"
+
+
+def message(case: Legit) -> bytes:
+    quote = ""
+    if case.quote:
+        quote = f"\n\n{ATTRIBUTION[case.lang]}\n" + "\n".join(
+            f"> {ln}" for ln in case.quote.splitlines()
+        )
+    if case.html:
+        plain = re.sub(r"<[^>]+>", "\n", case.body).replace("&nbsp;", " ")
+        html = case.body
+        if case.quote:
+            html += (f'<div class="gmail_quote"><div class="gmail_attr">{ATTRIBUTION[case.lang]}</div>'
+                     f'<blockquote class="gmail_quote">{case.quote}</blockquote></div>')  # fmt: skip
+        return build(body=plain + quote, html=html, subject=case.subject, reply=case.reply,
+                     to=recipient(case), attachments=list(case.attachments))  # fmt: skip
+    return build(body=case.body + quote, subject=case.subject, reply=case.reply, to=recipient(case),
+                 attachments=list(case.attachments))  # fmt: skip

@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import pytest
 from client import send
-from data.legit import ATTRIBUTION, LEGIT, Legit
+from data.legit import LEGIT, TLD, Legit, message, recipient
 from harness import Sink, make_config
-from mail import SELLER, build
+from mail import SELLER
 from ruletools import context, envelope
 
 from relay.language import Py3LangidDetector
 from relay.policy.engine import evaluate
 
-TLD = {"en": "co.uk", "de": "de", "nl": "nl", "fr": "fr", "es": "es", "it": "it"}
 DETECTOR = Py3LangidDetector()
-
-
-def recipient(case: Legit) -> str:
-    return f"kc9o3rt5g88dt@marketplace.amazon.{TLD[case.lang]}"
-
-
-def message(case: Legit) -> bytes:
-    quote = ""
-    if case.quote:
-        quote = f"\n\n{ATTRIBUTION[case.lang]}\n" + "\n".join(
-            f"> {ln}" for ln in case.quote.splitlines()
-        )
-    if case.html:
-        plain = re.sub(r"<[^>]+>", "\n", case.body).replace("&nbsp;", " ")
-        html = case.body
-        if case.quote:
-            html += (f'<div class="gmail_quote"><div class="gmail_attr">{ATTRIBUTION[case.lang]}</div>'
-                     f'<blockquote class="gmail_quote">{case.quote}</blockquote></div>')  # fmt: skip
-        return build(body=plain + quote, html=html, subject=case.subject, reply=case.reply,
-                     to=recipient(case), attachments=list(case.attachments))  # fmt: skip
-    return build(body=case.body + quote, subject=case.subject, reply=case.reply, to=recipient(case),
-                 attachments=list(case.attachments))  # fmt: skip
 
 
 def test_suite_size() -> None:

@@ -1,0 +1,86 @@
+"""The cheap (compat32) and the exact (policy.default) way through the email package agree.
+
+relay.mimefast reads plain MIME from the compat32 tree and everything else from a
+policy.default tree; these tests hold the two ways to the same model on every message the
+suite has (legitimate replies, the malformed corpus, the benchmark messages) and the
+address fast path to policy.default's address parser.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import sys
+from pathlib import Path
+
+import pytest
+from data.legit import LEGIT, message
+from data.malformed import cases
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relay.message import Envelope, parse_message
+from relay.mimefast import parse_addresses, parse_tree
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+from messages import MESSAGES
+
+ENVELOPE = Envelope("support@nordlicht-home.example", ("kc9o3rt5g88dt@marketplace.amazon.de",))
+MALFORMED = cases()
+BENCH = [(name, make(3)) for name, make in MESSAGES.items()]
+
+
+@pytest.mark.parametrize("case", LEGIT, ids=[c.id for c in LEGIT])
+def test_legitimate_mail_takes_the_cheap_way_to_the_same_model(case: object) -> None:
+    """Every legitimate reply is plain MIME, and its model equals the exact parse's."""
+    raw = message(case)  # type: ignore[arg-type]
+    assert (True, parse_message(raw, ENVELOPE, exact=True)) == (
+        parse_tree(raw)[1],
+        parse_message(raw, ENVELOPE),
+    )
+
+
+@pytest.mark.parametrize(("name", "raw"), BENCH, ids=[n for n, _ in BENCH])
+def test_benchmark_messages_take_the_cheap_way_to_the_same_model(name: str, raw: bytes) -> None:
+    """The benchmark messages are plain MIME and read the same both ways."""
+    assert (True, parse_message(raw, ENVELOPE, exact=True)) == (
+        parse_tree(raw)[1],
+        parse_message(raw, ENVELOPE),
+    )
+
+
+@pytest.mark.parametrize(("name", "raw"), MALFORMED, ids=[n for n, _ in MALFORMED])
+def test_malformed_mail_gives_the_same_model_either_way(name: str, raw: bytes) -> None:
+    """Broken and hostile messages get the model the exact parse gives them."""
+    assert parse_message(raw, ENVELOPE, exact=True) == parse_message(raw, ENVELOPE)
+
+
+def test_odd_parameter_grammar_takes_the_exact_way() -> None:
+    """Comments, RFC 2231 and encoded-word file names, duplicate parameters: policy.default."""
+    head = b"From: a@b.example\r\nMIME-Version: 1.0\r\n"
+    odd = [
+        b"Content-Type: text/html (comment); charset=utf-8",
+        b"Content-Type: text/plain; charset*=utf-8''x",
+        b'Content-Type: application/pdf; name="=?utf-8?q?Rechnung?=.pdf"',
+        b"Content-Type: text/plain; charset=utf-8; charset=latin-1",
+        b"Content-Transfer-Encoding: x-uuencode",
+    ]
+    plain = b"Content-Type: text/plain; charset=utf-8"
+    assert [False] * len(odd) + [True] == [
+        parse_tree(head + h + b"\r\n\r\nHallo\r\n")[1] for h in [*odd, plain]
+    ]
+
+
+atom = st.text("abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=8)
+dot_atom = st.lists(atom, min_size=1, max_size=3).map(".".join)
+address = st.builds("{}@{}".format, dot_atom, dot_atom)
+display = st.lists(atom, min_size=1, max_size=3).map(" ".join)
+mailbox = st.one_of(address, st.builds("{} <{}>".format, display, address))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mailbox, min_size=1, max_size=3).map(", ".join))
+def test_plain_addresses_read_as_policy_default_reads_them(value: str) -> None:
+    """The address fast path gives what policy.default's address parser gives."""
+    header = email.policy.default.header_factory("To", value)
+    expected = [(a.display_name, a.addr_spec) for a in header.addresses]
+    assert expected == parse_addresses("To", value)
