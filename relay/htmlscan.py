@@ -42,6 +42,7 @@ _URL_ATTRS = ("href", "src", "action", "formaction", "background", "poster", "da
 _URL_ATTR_SET = frozenset(_URL_ATTRS)
 _URL_NOISE = re.compile(r"[\s\x00-\x1f]")
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.I | re.S)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;{}]+)")
 _HIDDEN = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$)"
@@ -115,7 +116,8 @@ def parse_length(value: str | None) -> Length | None:
 
 
 def css_declarations(css: str) -> list[tuple[str, str]]:
-    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    if "/*" in css:
+        css = _CSS_COMMENT.sub("", css)
     return [(p.strip().lower(), v.strip()) for p, v in _CSS_DECL.findall(css)]
 
 
@@ -124,6 +126,8 @@ def _classes(el: Any) -> str:
 
 
 def _is_quote_container(el: Any) -> bool:
+    if el.tag != "blockquote" and not el.get("class") and not el.get("id"):
+        return False  # most elements: no class or id to look at
     if el.tag == "blockquote" and (el.get("type", "").lower() == "cite" or "quote" in _classes(el)):
         return True
     names = _classes(el)

@@ -28,10 +28,14 @@ EMOTICON = regex.compile(
 )
 
 
+# Every emoji form above has a character at or past U+2000 (Emoji_Presentation has none
+# below it; the others need U+FE0F, U+20E3 or a listed symbol): text without one is skipped.
+_PAST_U2000 = re.compile("[\u2000-\U0010ffff]")
+
+
 def _emoji_in(text: str) -> list[str]:
-    return [m.group(0) for m in EMOJI.finditer(text)] + [
-        m.group(0) for m in EMOTICON.finditer(text)
-    ]
+    emoji = [m.group(0) for m in EMOJI.finditer(text)] if _PAST_U2000.search(text) else []
+    return emoji + [m.group(0) for m in EMOTICON.finditer(text)]
 
 
 def without_emoji(text: str) -> str:

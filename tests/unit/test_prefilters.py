@@ -1,7 +1,8 @@
-"""quote_start's attribution-word prefilter never changes where quoted history starts.
+"""Prefilters that skip expensive patterns never change what the patterns find.
 
-The oracle is the straightforward loop quote_start used before the prefilter: every line
-tried against the attribution pattern alone and folded with the next line.
+quote_start's attribution-word prefilter is checked against the straightforward loop it
+replaced (every line tried against the attribution pattern, alone and folded with the next
+line); the emoji rule's "a character at or past U+2000" prefilter against every code point.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay import textscan
+from relay.policy.style import EMOJI, _emoji_in
 from relay.textscan import quote_start
 
 
@@ -61,3 +63,23 @@ def test_every_client_attribution_still_starts_the_quote() -> None:
         cases += [["Danke.", text, "> x"], ["Danke.", head, tail, "> x"]]
     assert [reference_quote_start(c) for c in cases] == [quote_start(c) for c in cases]
     assert all(quote_start(c) == 1 for c in cases)
+
+
+def test_no_emoji_is_made_only_of_characters_below_u2000() -> None:
+    """No code point below U+2000 is an emoji alone or followed by another such code point."""
+    low = [chr(cp) for cp in range(0x2000) if not 0xD800 <= cp <= 0xDFFF]
+    alone = [c for c in low if EMOJI.search(c)]
+    paired = [c for c in low if EMOJI.search(c + "\u00a9") or EMOJI.search("#" + c)]
+    assert ([], []) == (alone, paired)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab :)#*\u00a9\u00ae\ufe0f\u20e3\u263a\u2764\U0001f600\u200d")))
+def test_emoji_prefilter_finds_what_the_pattern_finds(text: str) -> None:
+    """_emoji_in with the prefilter equals both patterns run on every text."""
+    from relay.policy.style import EMOTICON
+
+    expected = [m.group(0) for m in EMOJI.finditer(text)] + [
+        m.group(0) for m in EMOTICON.finditer(text)
+    ]
+    assert expected == _emoji_in(text)
