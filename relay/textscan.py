@@ -143,8 +143,13 @@ def find_order_ids(text: str) -> list[str]:
 
 
 def find_emails(text: str) -> list[str]:
+    if "@" not in text:  # the pattern needs one; skipping saves its scan of every word
+        return []
     return list(dict.fromkeys(m.group(0) for m in EMAIL.finditer(text)))
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def normalize_space(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return _SPACES.sub(" ", text).strip()
