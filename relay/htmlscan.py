@@ -257,22 +257,23 @@ def _check_urls(el: Any, tag: str, walk: _Walk) -> None:
         walk.images.append(_ImageDraft(el.get("href", ""), "css", walk.lengths[False]))
 
 
-def _styles(el: Any, tag: str, decls: list[tuple[str, str]], walk: _Walk) -> None:
+def _styles(el: Any, tag: str, decls: list[tuple[str, str]], walk: _Walk, attrs: bool) -> None:
     offset = walk.lengths[False]
     for prop, value in decls:
         walk.styles.append(StyleDecl(prop, value, tag))
         if prop == "text-align" and value.lower().split()[0] not in ("left", "start", "inherit"):
             walk.alignments.append(f'<{tag} style="text-align:{value}">')
-        for _, url in _CSS_URL.findall(value):
-            walk.images.append(_ImageDraft(url, "css", offset))
-    align = (el.get("align") or "").lower()
+        if "(" in value:
+            for _, url in _CSS_URL.findall(value):
+                walk.images.append(_ImageDraft(url, "css", offset))
+    align = (el.get("align") or "").lower() if attrs else ""
     if align and align not in ("left", "start") and tag != "img":
         walk.alignments.append(f'<{tag} align="{align}">')
     if tag == "center":
         walk.alignments.append("<center>")
     if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
         walk.headings.append(tag)
-    if tag == "font":
+    if tag == "font" and attrs:
         for attr in ("face", "color", "size"):
             if el.get(attr):
                 walk.styles.append(StyleDecl(f"font-{attr}", el.get(attr, ""), "font-tag"))
@@ -284,7 +285,7 @@ def _styles(el: Any, tag: str, decls: list[tuple[str, str]], walk: _Walk) -> Non
                 walk.alignments.append(f"<style> text-align:{value}")
         for _, url in _CSS_URL.findall(css):
             walk.images.append(_ImageDraft(url, "css", offset))
-    if el.get("background"):
+    if attrs and el.get("background"):
         walk.images.append(_ImageDraft(el.get("background", ""), "background", offset))
 
 
@@ -293,14 +294,19 @@ def _enter(frame: _Frame, walk: _Walk, stack: list[_Frame]) -> None:
     walk.elements += 1
     walk.depth = max(walk.depth, frame.depth)
     tag = el.tag.lower()
-    style = el.get("style") or ""
+    # Many elements (<br>, bare <p>, <b>) have no attributes: skip every attribute lookup.
+    attrs = len(el.attrib) > 0
+    style = (el.get("style") or "") if attrs else ""
     decls = css_declarations(style) if style else []
-    hidden = frame.hidden or bool(_HIDDEN.search(style)) or el.get("hidden") is not None
-    quoted = frame.quoted or _is_quote_container(el)
-    _styles(el, tag, decls, walk)
+    hidden = frame.hidden or (
+        attrs and (bool(_HIDDEN.search(style)) or el.get("hidden") is not None)
+    )
+    quoted = frame.quoted or ((attrs or tag == "blockquote") and _is_quote_container(el))
+    _styles(el, tag, decls, walk, attrs)
     if tag in ACTIVE_TAGS and not (tag == "input" and el.get("type", "").lower() == "hidden"):
         walk.active.append(f"<{tag}>")
-    _check_urls(el, tag, walk)
+    if attrs:
+        _check_urls(el, tag, walk)
     link, opened = frame.link, -1
     if tag == "a" and el.get("href") is not None:
         # The anchor's text is read off the rendered buffer when the walk leaves it: linear
