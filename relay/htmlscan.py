@@ -42,6 +42,8 @@ _URL_ATTRS = ("href", "src", "action", "formaction", "background", "poster", "da
 _URL_ATTR_SET = frozenset(_URL_ATTRS)
 _URL_NOISE = re.compile(r"[\s\x00-\x1f]")
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.I | re.S)
+_LINE_BLANKS = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;{}]+)")
 _HIDDEN = re.compile(
@@ -430,5 +432,5 @@ def _finish(walk: _Walk, incomplete: str) -> HtmlScan:
 
 def _tidy(text: str) -> str:
     """Collapse runs of spaces per line (HTML whitespace), keep line structure."""
-    lines = [re.sub(r"[ \t\r\f\v\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    lines = [_LINE_BLANKS.sub(" ", ln).strip() for ln in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

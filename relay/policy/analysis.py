@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from relay.message import Message
     from relay.policy.context import PolicyContext
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
-_SPACE = re.compile(r"\s+")
+# Both alternatives start at a blank; the leading (?=\s) says so, and the search skips ahead.
+_SENTENCE_END = re.compile(r"(?=\s)(?:(?<=[.!?])\s+(?=\S)|\n+)")
 REVIEW_PREFIX = "review_"
 FALSE_FRIEND = "review_false_friend"
 
@@ -107,7 +107,7 @@ def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
     seen: set[str] = set()
     for body in msg.parts:
         for sentence in split_sentences(body.new_text):
-            key = _SPACE.sub(" ", sentence)
+            key = " ".join(sentence.split())  # sentences are stripped: same as \s+ -> " "
             if key not in seen:
                 seen.add(key)
                 texts.append((body.index, sentence))

@@ -187,7 +187,7 @@ class Lexicon:
         return bool(self.find(topic, normalized, langs))
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?=\s)(?:(?<=[.!?])\s+|\n+)")  # (?=\s): see analysis.py
 
 
 def sentences(text: str) -> list[str]:

@@ -7,13 +7,17 @@ line); the emoji rule's "a character at or past U+2000" prefilter against every 
 
 from __future__ import annotations
 
+import re
+
 from data.legit import ATTRIBUTION
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay import textscan
-from relay.policy.style import EMOJI, _emoji_in
-from relay.textscan import quote_start
+from relay.policy import analysis
+from relay.policy import text as text_module
+from relay.policy.style import EMOJI, EMOTICON, _emoji_in
+from relay.textscan import ORDER_ID, quote_start
 
 
 def reference_quote_start(lines: list[str]) -> int:
@@ -77,9 +81,28 @@ def test_no_emoji_is_made_only_of_characters_below_u2000() -> None:
 @given(st.text(st.sampled_from("ab :)#*\u00a9\u00ae\ufe0f\u20e3\u263a\u2764\U0001f600\u200d")))
 def test_emoji_prefilter_finds_what_the_pattern_finds(text: str) -> None:
     """_emoji_in with the prefilter equals both patterns run on every text."""
-    from relay.policy.style import EMOTICON
-
     expected = [m.group(0) for m in EMOJI.finditer(text)] + [
         m.group(0) for m in EMOTICON.finditer(text)
     ]
     assert expected == _emoji_in(text)
+
+
+ORDER_TEXT = st.text(st.sampled_from("0123456789-- x\n"), max_size=60)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ORDER_TEXT)
+def test_order_id_pattern_finds_what_the_lookbehind_first_form_finds(text: str) -> None:
+    """The order-id pattern with its boundary check at the end equals the plain form."""
+    plain = re.compile(r"(?<![\d-])(\d{3}-\d{7}-\d{7})(?![\d-])")
+    assert plain.findall(text) == ORDER_ID.findall(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("ab.!? \n\t\u00a0\u2028"), max_size=40))
+def test_sentence_splits_equal_the_unguarded_patterns(text: str) -> None:
+    """The (?=\\s) guard in front of the sentence splitters changes no split."""
+    assert (
+        re.compile(r"(?<=[.!?])\s+(?=\S)|\n+").split(text),
+        re.compile(r"(?<=[.!?])\s+|\n+").split(text),
+    ) == (analysis._SENTENCE_END.split(text), text_module._SENTENCE_END.split(text))
