@@ -9,10 +9,11 @@ limit is reported as uninspectable (and quarantined) without ever being parsed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
-_DASH_LINE = re.compile(rb"(?m)^--([^\r\n]*?)[ \t]*\r?$")
+_DASH_LINE = re.compile(rb"(?m)--([^\r\n]*?)[ \t]*\r?$")  # matched at line starts only
 _CONTENT_TYPE = re.compile(rb"(?im)^content-type[ \t]*:[ \t]*([^;\s]+)(.*)$")
 _BOUNDARY = re.compile(rb"""(?i)\bboundary[ \t]*=[ \t]*(?:"([^"]*)"|([^;\s]+))""")
 _ENCODED_WORD = re.compile(rb"=\?[^?\s]{1,40}\?[bBqQ]\?")
@@ -58,6 +59,29 @@ def _content_type(headers: bytes) -> tuple[bytes, bytes | None]:
     return ctype, boundary
 
 
+def _dash_lines(raw: bytes, start: int) -> Iterator[re.Match[bytes]]:
+    """Every line from `start` on that begins with "--", as `(?m)^--...` would find them.
+
+    bytes.find jumps from line start to line start; a multiline `^` pattern would be tried at
+    every byte (12 ms on a 2 MB attachment)."""
+    if start == 0 or raw[start - 1 : start] == b"\n":
+        at = start
+    else:
+        newline = raw.find(b"\n", start)
+        if newline < 0:
+            return
+        at = newline + 1
+    while True:
+        if raw.startswith(b"--", at):
+            m = _DASH_LINE.match(raw, at)
+            if m is not None:
+                yield m
+        found = raw.find(b"\n--", at)
+        if found < 0:
+            return
+        at = found + 1
+
+
 def scan_structure(raw: bytes, limits: Limits) -> Structure:
     """Count header bytes, encoded words, MIME parts and nesting depth in one pass."""
     top, body_at = _header_block(raw, 0)
@@ -79,7 +103,7 @@ def scan_structure(raw: bytes, limits: Limits) -> Structure:
         return level
 
     depth = enter(top, 0)
-    for m in _DASH_LINE.finditer(raw, body_at):
+    for m in _dash_lines(raw, body_at):
         if problem:
             break
         token = m.group(1)

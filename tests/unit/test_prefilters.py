@@ -1,8 +1,9 @@
 """Prefilters that skip expensive patterns never change what the patterns find.
 
-quote_start's attribution-word prefilter is checked against the straightforward loop it
-replaced (every line tried against the attribution pattern, alone and folded with the next
-line); the emoji rule's "a character at or past U+2000" prefilter against every code point.
+Each fast form is checked against the plain form it replaced: quote_start's attribution-word
+prefilter against the loop that tried every line, the emoji rule's "a character at or past
+U+2000" prefilter against every code point, the digit-first order-id pattern, the guarded
+sentence splitters, and relay.limits' line-start walk against the multiline `^--` pattern.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay import textscan
+from relay.limits import _dash_lines
 from relay.policy import analysis
 from relay.policy import text as text_module
 from relay.policy.style import EMOJI, EMOTICON, _emoji_in
@@ -106,3 +108,18 @@ def test_sentence_splits_equal_the_unguarded_patterns(text: str) -> None:
         re.compile(r"(?<=[.!?])\s+(?=\S)|\n+").split(text),
         re.compile(r"(?<=[.!?])\s+|\n+").split(text),
     ) == (analysis._SENTENCE_END.split(text), text_module._SENTENCE_END.split(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"--", b"-", b"\n", b"\r", b" ", b"\t", b"a", b"b"]), max_size=40
+    ).map(b"".join),
+    st.integers(0, 60),
+)
+def test_dash_lines_are_the_multiline_pattern_matches(raw: bytes, start: int) -> None:
+    """The line-start walk of relay.limits finds what `(?m)^--...` finds from `start`."""
+    start = min(start, len(raw))
+    pattern = re.compile(rb"(?m)^--([^\r\n]*?)[ \t]*\r?$")
+    expected = [(m.start(), m.group(1)) for m in pattern.finditer(raw, start)]
+    assert expected == [(m.start(), m.group(1)) for m in _dash_lines(raw, start)]
