@@ -143,8 +143,7 @@ def _headers(msg: MimePart, defects: list[str]) -> tuple[tuple[str, str], ...]:
             value = decode_header(name, raw)
         except Exception as exc:  # noqa: BLE001 -- the stdlib raises many kinds on bad headers
             defects.append(f"{name}: header could not be decoded ({type(exc).__name__})")
-            value = unfold(str(raw))
-            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            value = unfold(raw).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         out.append((name, value))
     return tuple(out)
 
@@ -155,8 +154,8 @@ def _text_of(part: MimePart, ctype: str, defects: list[str]) -> str:
     charset = part.get_content_charset("us-ascii")
     try:
         return data.decode(charset, "replace")
-    except (LookupError, UnicodeError, ValueError) as exc:  # unknown or unusable charset:
-        # read it as UTF-8 and say so
+    except (LookupError, UnicodeError, ValueError) as exc:
+        # An unknown or unusable charset (x-unknown, idna...): read it as UTF-8 and say so.
         defects.append(f"part {ctype}: {type(exc).__name__}: {exc}")
     return data.decode("utf-8", "replace")
 
