@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 # "Not after a digit or dash" is checked by a lookbehind at the end of the match, not at its
@@ -96,7 +97,12 @@ def _is_header_block(lines: list[str], i: int) -> bool:
 
 def quote_start(lines: list[str]) -> int:
     """Index of the first line of quoted history, or len(lines) when there is none."""
-    hinted = _attribution_lines(lines)
+    return quote_start_among(lines, _attribution_lines(lines))
+
+
+def quote_start_among(lines: list[str], hinted: Container[int]) -> int:
+    """quote_start trying the attribution patterns only on `hinted` lines (and the line
+    before one, for attributions folded over two lines)."""
     for i, line in enumerate(lines):
         if len(line) > 400:
             continue

@@ -1,7 +1,7 @@
 """Prefilters that skip expensive patterns never change what the patterns find.
 
 Each fast form is checked against the plain form it replaced: quote_start's attribution-word
-prefilter against the loop that tried every line, the emoji rule's "a character at or past
+prefilter against the same walk with every line allowed to hold an attribution, the emoji rule's "a character at or past
 U+2000" prefilter against every code point, the digit-first order-id pattern, the guarded
 sentence splitters, and relay.limits' line-start walk against the multiline `^--` pattern.
 """
@@ -14,33 +14,16 @@ from data.legit import ATTRIBUTION
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay import textscan
 from relay.limits import _dash_lines
 from relay.policy import analysis
 from relay.policy import text as text_module
 from relay.policy.style import EMOJI, EMOTICON, _emoji_in
-from relay.textscan import ORDER_ID, quote_start
+from relay.textscan import ORDER_ID, quote_start, quote_start_among
 
 
 def reference_quote_start(lines: list[str]) -> int:
-    """quote_start without the prefilter."""
-    attribution = textscan._ATTRIBUTION
-    for i, line in enumerate(lines):
-        if len(line) > 400:
-            continue
-        if textscan._SEPARATOR.match(line) or textscan._is_header_block(lines, i):
-            return i
-        if attribution.match(line):
-            return i
-        if (
-            i + 1 < len(lines)
-            and len(line) < 200
-            and len(lines[i + 1]) < 100
-            and not attribution.match(lines[i + 1])
-            and attribution.match(f"{line} {lines[i + 1]}")
-        ):
-            return i
-    return len(lines)
+    """quote_start without the prefilter: every line may hold an attribution."""
+    return quote_start_among(lines, range(len(lines) + 1))
 
 
 PIECES = [
