@@ -34,6 +34,7 @@ TLD_LANGUAGES = {
 UPSTREAM_MODES = ("outbox", "smarthost", "mx")
 TLS_MODES = ("off", "opportunistic", "required")
 LOG_FORMATS = ("auto", "json", "console")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class ServerConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # relay processes
     proxy_protocol: bool = False  # expect a PROXY v1/v2 header (behind a TCP load balancer)
     proxy_networks: tuple[Network, ...] = parse_networks(LOOPBACK)  # who may send one
+    event_loop: str = "uvloop"  # uvloop (libuv) or the standard library's asyncio loop
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ def parse_config(doc: Mapping[str, Any], source: str) -> Config:
         workers=s.get("workers", int, d_srv.workers, _positive),
         proxy_protocol=s.get("proxy_protocol", bool, False),
         proxy_networks=_networks(s, "proxy_networks", LOOPBACK),
+        event_loop=s.get("event_loop", str, d_srv.event_loop, _one_of(EVENT_LOOPS)),
     )
     s.done()
 

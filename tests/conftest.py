@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -16,6 +19,19 @@ from harness import Sink
 
 from relay.config import Config
 from relay.server import Relay
+
+# `bsm-relay serve` runs on uvloop by default; the tests of what the SMTP adapter does with
+# the socket (STARTTLS, the DATA reader, smuggling probes, the SMTP outcomes) run on both
+# loops, the rest on the standard library's.
+BOTH_LOOPS = {"test_access.py", "test_data_phase.py", "test_smuggling.py", "test_outcomes.py"}
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    if item.path.name in BOTH_LOOPS:
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 @pytest_asyncio.fixture

@@ -32,6 +32,7 @@ class Sink:
     messages: list[Received] = field(default_factory=list)
     data_reply: str = "250 2.0.0 Ok: queued as SINK1"
     rcpt_reply: str | None = None
+    mail_replies: list[str] = field(default_factory=list)  # answers to the next MAIL commands
     delay: float = 0.0
     drop_in_data: bool = False
     server: asyncio.AbstractServer | None = None
@@ -42,6 +43,15 @@ class Sink:
     def port(self) -> int:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.mail_replies:
+            return self.mail_replies.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

@@ -169,3 +169,30 @@ async def test_pooled_connection_closed_by_upstream_is_replaced(tmp_path: Path, 
     assert (first.code, second.code, len(first_sink.messages), len(second_sink.messages)) == (
         250, 250, 1, 1,
     )  # fmt: skip
+
+
+async def test_pooled_connection_closing_at_mail_is_replaced(
+    tmp_path: Path, sink: Sink, start_relay
+) -> None:
+    """A 421 to MAIL FROM on a pooled connection (the upstream is closing it) costs nothing:
+    no data went out, so the message goes over a new connection, once."""
+    relay = await start_relay(make_config(tmp_path, sink.port))
+    first = await send(relay.port, SELLER, [BUYER], build())
+    sink.mail_replies = ["421 4.3.2 Service shutting down"]
+    second = await send(relay.port, SELLER, [BUYER], build())
+    peers = [m.peer for m in sink.messages]
+    assert (first.code, second.code, len(peers), peers[0] != peers[1]) == (250, 250, 2, True)
+
+
+async def test_refused_recipient_resets_and_connection_is_reused(
+    tmp_path: Path, sink: Sink, start_relay
+) -> None:
+    """An upstream 550 at RCPT is passed back; the relay resets the envelope (RSET) and the
+    next message travels over the same connection."""
+    relay = await start_relay(make_config(tmp_path, sink.port))
+    sink.rcpt_reply = "550 5.1.1 No such user here"
+    refused = await send(relay.port, SELLER, [BUYER], build())
+    sink.rcpt_reply = None
+    accepted = await send(relay.port, SELLER, [BUYER], build())
+    assert (refused.code, "No such user" in refused.text, accepted.code) == (550, True, 250)
+    assert 1 == len(sink.protocols)
