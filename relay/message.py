@@ -17,7 +17,8 @@ from email.message import Message as MimePart
 from functools import cached_property
 from typing import Any
 
-from relay.htmlscan import HtmlScan, Image, Link, scan_html
+from relay.htmlfacts import HtmlScan, Image, Link
+from relay.htmlscan import scan_html
 from relay.limits import Limits, Structure, scan_structure
 from relay.mimefast import decode_header, header_values, parse_addresses, parse_tree, unfold
 from relay.textscan import find_order_ids, find_urls, split_quoted

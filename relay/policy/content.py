@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import lxml.html
 
-from relay.htmlscan import Image, css_declarations, shallow_text
+from relay.htmlfacts import Image, css_declarations
+from relay.htmlscan import shallow_text
 from relay.message import Message
 from relay.policy.context import PolicyContext
 from relay.policy.links import host_of, is_amazon_host, is_remote, is_tracker, scheme_of

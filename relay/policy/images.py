@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import lxml.html
 
 from relay.gif import gif_frames
-from relay.htmlscan import Image, css_declarations, parse_length
+from relay.htmlfacts import Image, css_declarations, parse_length
 from relay.message import Message
 from relay.policy.content import drop_images
 from relay.policy.context import PolicyContext

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import lxml.html
 
-from relay.htmlscan import Link
+from relay.htmlfacts import Link
 from relay.message import Message
 from relay.policy.context import PolicyContext
 from relay.policy.links import (

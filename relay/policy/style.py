@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import lxml.html
 import regex
 
-from relay.htmlscan import css_declarations
+from relay.htmlfacts import css_declarations
 from relay.message import Message
 from relay.policy.context import PolicyContext
 from relay.policy.model import Action, Hit, rule

@@ -130,6 +130,7 @@ def test_style_hit_and_fix(rule, inner: str, gone: str) -> None:  # type: ignore
             '<h1>Titel</h1><p style="font-size:14px">a</p><p style="font-size:12px">b</p>',
         ),
         (alignment, '<p style="text-align:left">Text</p><img src="cid:x" alt="x" align="right">'),
+        (alignment, '<p style="text-align: ;">Text</p>'),
         (wide_margins, '<div style="margin:0 0 0 0.8ex;padding-left:1ex">Text</div>'),
         (wide_images, '<img src="cid:x" alt="Logo" width="120" height="32">'),
         (line_breaks, "<div>Hallo,</div><div><br></div><div>Text</div><p>a<br><br>b</p>"),
@@ -138,6 +139,13 @@ def test_style_hit_and_fix(rule, inner: str, gone: str) -> None:  # type: ignore
 def test_style_miss(rule, inner: str) -> None:  # type: ignore[no-untyped-def]
     """Ordinary mail-client markup is left alone."""
     assert [] == hits(rule, html(inner))
+
+
+def test_empty_style_value_is_inspected() -> None:
+    """A declaration without a value (`text-align: ;`) is ignored, not a scan failure that
+    would hold the message as uninspectable."""
+    ev = run(html('<p style="text-align: ;">Die Teekanne ist spülmaschinenfest.</p>'))
+    assert ("deliver", ()) == (ev.verdict.action, ev.verdict.rules)
 
 
 def test_animated_gif_hit_and_fix() -> None:

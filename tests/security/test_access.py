@@ -271,3 +271,17 @@ async def test_concurrent_transfers_are_bounded(tmp_path: Path, sink: Sink, star
     await first.close()
     third = await send(relay.port, SELLER, [BUYER], build())
     assert [(second.stage, second.code), done.code, third.code] == [("DATA", 451), 250, 250]
+
+
+async def test_malformed_paths_are_refused_as_malformed(
+    tmp_path: Path, sink: Sink, start_relay
+) -> None:
+    """Paths the email package's parser crashes on ("<", ".@[") get 553 (malformed address)
+    and the session goes on; aiosmtpd alone would answer them with a 451 internal error."""
+    relay = await start_relay(make_config(tmp_path, sink.port))
+    client, _ = await RawSMTP.connect(relay.port)
+    await client.command("EHLO probe.test")
+    codes = [(await client.command(line)).code
+             for line in ("MAIL FROM:<", "MAIL FROM:.@[", f"MAIL FROM:<{SELLER}>", "RCPT TO:<")]  # fmt: skip
+    await client.close()
+    assert [553, 553, 250, 553] == codes

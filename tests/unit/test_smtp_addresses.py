@@ -3,9 +3,9 @@
 RelaySMTP reads `<local@domain> PARAMS` with a regular expression and leaves every other
 form to aiosmtpd (the email package's header parser). Hypothesis builds paths from the pieces
 that make parsers disagree (quotes, comments, brackets, dots, blanks, non-ASCII) and both
-ways must return the same (address, rest). Where aiosmtpd's parser crashes (an IndexError on
-a lone "<", which aiosmtpd answers with a 451 internal error) the relay says (None, None):
-a 501 syntax error.
+ways must return the same (address, rest). Where aiosmtpd's parser crashes (IndexError on a
+lone "<", AttributeError on ".@[", which aiosmtpd answers with a 451 internal error) the
+relay says (None, None): a "malformed address" reply (553).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_fast_path_agrees_with_aiosmtpd(arg: str) -> None:
     """(address, rest) of the relay equals aiosmtpd's for any argument it can parse."""
     try:
         expected = SMTP._getaddr(SERVER, arg)
-    except IndexError:
+    except Exception:  # noqa: BLE001 -- whatever the email package raises
         expected = (None, None)
     assert expected == SERVER._getaddr(arg)
 
