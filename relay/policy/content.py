@@ -15,7 +15,7 @@ from relay.policy.links import host_of, is_amazon_host, is_remote, is_tracker, s
 from relay.policy.model import Action, Hit, rule
 from relay.policy.text import normalize
 from relay.rewrite import Editor, in_quote, remove, unwrap
-from relay.textscan import URL, find_emails, find_urls, quote_start
+from relay.textscan import find_emails, find_urls, has_url, quote_start
 
 GUIDE_ELEMENTS = "Amazon communication guidelines: elements a permitted message may not contain"
 EMAIL_PLACEHOLDER = "[e-mail address removed]"
@@ -114,7 +114,7 @@ def _unsub_anchors(root: lxml.html.HtmlElement, ctx: PolicyContext) -> list[lxml
 
 def _unsub_lines(text: str, ctx: PolicyContext) -> list[int]:
     """Indexes of plain-text lines that carry an unsubscribe link (and its lead-in line)."""
-    if URL.search(text) is None:  # no line can carry a link (a URL never spans lines)
+    if not has_url(text):  # no line can carry a link (a URL never spans lines)
         return []
     lines = text.splitlines()
     end = quote_start(lines)

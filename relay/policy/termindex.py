@@ -61,7 +61,8 @@ class TermIndex:
         """entries: (topic, lang, first word (normalised), regex source without head, headed)."""
         self.exact: dict[str, list[Candidate]] = {}  # plain first word -> its terms
         self.prefix: dict[str, list[Candidate]] = {}  # literal start of a first word -> terms
-        self._words: dict[str, tuple[Candidate, ...]] = {}  # memo: text word -> candidates
+        self._words: dict[str, tuple[tuple[Candidate, ...], re.Pattern[str] | None]] = {}
+        self._any: dict[tuple[Candidate, ...], re.Pattern[str]] = {}
         fallback: dict[tuple[str, str], list[str]] = {}
         for order, (topic, lang, first, source, headed) in enumerate(entries):
             prefix = literal_prefix(first)
@@ -78,18 +79,30 @@ class TermIndex:
             for (topic, lang), sources in fallback.items()
         )
 
-    def _candidates(self, word: str) -> tuple[Candidate, ...]:
-        """The terms that can start at this text word, in trial order; memoised (words repeat
-        within and across messages; the memo is bounded for text with endless new words)."""
+    def _candidates(self, word: str) -> tuple[tuple[Candidate, ...], re.Pattern[str] | None]:
+        """The terms that can start at this text word, in trial order, and one pattern that
+        matches where any of them does; memoised (words repeat within and across messages;
+        the memo is bounded for text with endless new words).
+
+        "die" starts 48 terms: the one alternation of them fails in C at most places, so
+        the terms are tried one by one only where one of them matches."""
         found = list(self.exact.get(word, ()))
         for size in self.prefix_lengths:
             if size > len(word):
                 break
             found += self.prefix.get(word[:size], ())
         found.sort(key=lambda c: c.order)
+        candidates = tuple(found)
+        any_term = None
+        if candidates:
+            any_term = self._any.get(candidates)
+            if any_term is None:
+                alternation = "|".join(f"(?:{c.pattern.pattern})" for c in candidates)
+                any_term = self._any[candidates] = re.compile(alternation)
         if len(self._words) > 200_000:
             self._words.clear()
-        result = self._words[word] = tuple(found)
+            self._any.clear()
+        result = self._words[word] = (candidates, any_term)
         return result
 
     def scan(self, text: str, langs: dict[str, frozenset[str]] | None = None) -> list[Match]:
@@ -101,10 +114,11 @@ class TermIndex:
         words = self._words
         for w in _WORD.finditer(text):
             start, word = w.start(), w.group(0)
-            candidates = words.get(word)
-            if candidates is None:
-                candidates = self._candidates(word)
-            if not candidates:
+            entry = words.get(word)
+            if entry is None:
+                entry = self._candidates(word)
+            candidates, any_term = entry
+            if any_term is None or any_term.match(text, start) is None:
                 continue
             best: dict[tuple[str, str], tuple[int, Candidate, re.Match[str]]] = {}
             for c in candidates:

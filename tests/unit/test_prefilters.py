@@ -9,6 +9,7 @@ sentence splitters, and relay.limits' line-start walk against the multiline `^--
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from data.legit import ATTRIBUTION
 from hypothesis import given, settings
@@ -18,7 +19,15 @@ from relay.limits import _dash_lines
 from relay.policy import analysis
 from relay.policy import text as text_module
 from relay.policy.style import EMOJI, EMOTICON, _emoji_in
-from relay.textscan import ORDER_ID, quote_start, quote_start_among
+from relay.textscan import (
+    ORDER_ID,
+    URL,
+    find_order_ids,
+    find_urls,
+    has_url,
+    quote_start,
+    quote_start_among,
+)
 
 
 def reference_quote_start(lines: list[str]) -> int:
@@ -72,7 +81,7 @@ def test_emoji_prefilter_finds_what_the_pattern_finds(text: str) -> None:
     assert expected == _emoji_in(text)
 
 
-ORDER_TEXT = st.text(st.sampled_from("0123456789-- x\n"), max_size=60)
+ORDER_TEXT = st.text(st.sampled_from("0123456789-- x\n\u0663"), max_size=80)
 
 
 @settings(max_examples=500, deadline=None)
@@ -83,14 +92,36 @@ def test_order_id_pattern_finds_what_the_lookbehind_first_form_finds(text: str) 
     assert plain.findall(text) == ORDER_ID.findall(text)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.text(st.sampled_from("ab.!? \n\t\u00a0\u2028"), max_size=40))
-def test_sentence_splits_equal_the_unguarded_patterns(text: str) -> None:
-    """The (?=\\s) guard in front of the sentence splitters changes no split."""
-    assert (
-        re.compile(r"(?<=[.!?])\s+(?=\S)|\n+").split(text),
-        re.compile(r"(?<=[.!?])\s+|\n+").split(text),
-    ) == (analysis._SENTENCE_END.split(text), text_module._SENTENCE_END.split(text))
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.sampled_from("ab.!? \n\t\r\u00a0\u2028\x1c"), max_size=40))
+def test_sentence_split_equals_the_plain_pattern(text: str) -> None:
+    """Line-by-line splitting gives the stripped, non-empty pieces of the one-pattern split."""
+    plain = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+").split(text)
+    assert [s.strip() for s in plain if s and s.strip()] == analysis.split_sentences(text)
+
+
+URL_PIECES = ["http://a.example/x", "HTTPS://B.example", "ftp://f", "www.c.example",
+              "WwW.d.example.", "xwww.e", "w", "ww", ".", "://", " ", "\n", "(", ")", "\"",
+              "<", "ü", "a", "1"]  # fmt: skip
+URL_TEXT = st.lists(st.sampled_from(URL_PIECES), max_size=20).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(URL_TEXT)
+def test_url_search_by_line_finds_what_the_whole_text_search_finds(text: str) -> None:
+    """find_urls on candidate lines equals URL.finditer over the whole text."""
+    plain = []
+    for m in URL.finditer(text):
+        url = m.group(0).rstrip(".,;:!?»”’'\"")
+        plain.append("http://" + url if url.lower().startswith("www.") else url)
+    assert (plain, bool(plain)) == (find_urls(text), has_url(text))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(ORDER_TEXT)
+def test_order_ids_by_hyphen_hint_equal_findall(text: str) -> None:
+    """Order ids found from their hyphen hints equal ORDER_ID.findall, each once."""
+    assert list(dict.fromkeys(ORDER_ID.findall(text))) == find_order_ids(text)
 
 
 @settings(max_examples=500, deadline=None)
@@ -106,3 +137,44 @@ def test_dash_lines_are_the_multiline_pattern_matches(raw: bytes, start: int) ->
     pattern = re.compile(rb"(?m)^--([^\r\n]*?)[ \t]*\r?$")
     expected = [(m.start(), m.group(1)) for m in pattern.finditer(raw, start)]
     assert expected == [(m.start(), m.group(1)) for m in _dash_lines(raw, start)]
+
+
+_INVISIBLE_TABLE = dict.fromkeys(map(ord, text_module.INVISIBLE), None)
+_PUNCT_TABLE = str.maketrans(text_module.PUNCTUATION)
+
+
+def reference_normalize(text: str) -> str:
+    """normalize() as a per-character recipe: translate, casefold, NFKD, drop every
+    combining mark, one space for each run of blanks."""
+    text = text.translate(_INVISIBLE_TABLE).translate(_PUNCT_TABLE).casefold()
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[ \t\r\f\v]+", " ", text)
+
+
+NORMALIZE_CHARS = (
+    "aZ \t\r\f\v\n`'ßẞµÀäÖüÿ¨¯¸´ª²¼½¾æØ\u00ad\u00a0\u200b\ufeff\u034f\u2019\u201c\u2013\u2212"
+    "\u202fİıſǅﬁ①Å\u0301\u0308ё\u3000\U0001f600\udcff"
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(st.sampled_from(NORMALIZE_CHARS), max_size=30))
+def test_normalize_equals_the_per_character_recipe(text: str) -> None:
+    """The byte-table and replace-per-mark folding equal the character-by-character one."""
+    assert reference_normalize(text) == text_module.normalize(text)
+
+
+def test_latin1_table_equals_the_recipe_for_every_latin1_character() -> None:
+    """All 256 Latin-1 characters, alone and next to a letter."""
+    chars = [chr(b) for b in range(256)]
+    assert [reference_normalize(c + "a" + c) for c in chars] == [
+        text_module.normalize(c + "a" + c) for c in chars
+    ]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.text(st.sampled_from(NORMALIZE_CHARS.replace("\n", "")), max_size=12)))
+def test_normalize_all_equals_normalize_of_each(texts: list[str]) -> None:
+    """One pass over the joined texts splits back into each text's normalisation."""
+    assert [text_module.normalize(t) for t in texts] == text_module.normalize_all(texts)
