@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from relay.policy.text import TermMatch, normalize_all
@@ -33,11 +34,19 @@ class Sentence:
     text: str  # normalised
     matches: tuple[TermMatch, ...]
 
+    @cached_property
+    def _by_topic(self) -> dict[str, tuple[TermMatch, ...]]:
+        """The matches by topic, in order: rules ask has/get some 200 times a message."""
+        grouped: dict[str, list[TermMatch]] = {}
+        for m in self.matches:
+            grouped.setdefault(m.topic, []).append(m)
+        return {topic: tuple(ms) for topic, ms in grouped.items()}
+
     def get(self, topic: str) -> list[TermMatch]:
-        return [m for m in self.matches if m.topic == topic]
+        return list(self._by_topic.get(topic, ()))
 
     def has(self, topic: str) -> bool:
-        return any(m.topic == topic for m in self.matches)
+        return topic in self._by_topic
 
     def words_between(self, a: TermMatch, b: TermMatch) -> int:
         """Words strictly between two matches (0 when they touch or overlap)."""
@@ -72,13 +81,20 @@ class Analysis:
     def with_topic(self, topic: str) -> list[Sentence]:
         return [s for s in self.sentences if s.has(topic)]
 
+    @cached_property
+    def _by_part(self) -> dict[int, list[Sentence]]:
+        parts: dict[int, list[Sentence]] = {}
+        for s in self.sentences:
+            parts.setdefault(s.part, []).append(s)
+        return parts
+
     def window(self, sentence: Sentence, size: int = 1) -> list[Sentence]:
         """The sentence and its neighbours in the same part."""
-        return [
-            s
-            for s in self.sentences
-            if s.part == sentence.part and abs(s.index - sentence.index) <= size
-        ]
+        same = self._by_part.get(sentence.part, [])
+        at = sentence.index
+        if 0 <= at < len(same) and same[at] is sentence:  # indexes count 0, 1, 2… per part
+            return same[max(0, at - size) : at + size + 1]
+        return [s for s in same if abs(s.index - sentence.index) <= size]
 
 
 def split_sentences(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from relay.message import Message
 from relay.policy.context import PolicyContext
 from relay.policy.model import Action, Hit, rule
 from relay.rewrite import Editor, remove, unwrap
+from relay.textscan import non_ascii
 
 GUIDE_STYLE = "Amazon communication guidelines: style elements a permitted message may not contain"
 
@@ -28,14 +30,37 @@ EMOTICON = regex.compile(
 )
 
 
-# Every emoji form above has a character at or past U+2000 (Emoji_Presentation has none
-# below it; the others need U+FE0F, U+20E3 or a listed symbol): text without one is skipped.
-_PAST_U2000 = re.compile("[\u2000-\U0010ffff]")
+# Every emoji match holds a character that starts one of EMOJI's forms or the U+FE0F / U+20E3
+# that keycaps and text-style symbols need, all of them non-ASCII: EMOJI (a pattern tried at
+# every character) runs only when the text's non-ASCII characters hold one.
+EMOJI_PART = regex.compile(
+    r"[\p{Emoji_Presentation}\p{Extended_Pictographic}\uFE0F\u20E3"
+    r"\u263A\u2639\u2665\u2764\u270C\u2600\u2601\u2714\u2708\u260E\u2744\u270D]"
+)
+# Every emoticon starts with one of these: EMOTICON is tried only where one stands.
+_EMOTICON_STARTS = (":", ";", "=", "^", "<3", "xD", "XD")
+
+
+def _emoticons(text: str) -> list[str]:
+    """EMOTICON.finditer's matches, tried only at the places an emoticon can start."""
+    starts: set[int] = set()
+    for first in _EMOTICON_STARTS:
+        at = text.find(first)
+        while at >= 0:
+            starts.add(at)
+            at = text.find(first, at + 1)
+    found, end = [], 0
+    for at in sorted(starts):
+        if at >= end and (m := EMOTICON.match(text, at)) is not None:
+            found.append(m.group(0))
+            end = m.end()
+    return found
 
 
 def _emoji_in(text: str) -> list[str]:
-    emoji = [m.group(0) for m in EMOJI.finditer(text)] if _PAST_U2000.search(text) else []
-    return emoji + [m.group(0) for m in EMOTICON.finditer(text)]
+    rare = non_ascii(text)
+    emoji = [m.group(0) for m in EMOJI.finditer(text)] if EMOJI_PART.search(rare) else []
+    return emoji + _emoticons(text)
 
 
 def without_emoji(text: str) -> str:
@@ -260,6 +285,7 @@ _CSS_MARGIN = re.compile(r"(?<![-\w])(?:margin|padding)[-a-z]*\s*:([^;}]*);?", r
 _LENGTH = re.compile(r"(-?\d+(?:\.\d+)?)\s*(px|%|pt|em|rem)?", re.I)
 
 
+@functools.lru_cache(maxsize=4096)  # templates repeat the same margins on every element
 def _too_wide(value: str) -> bool:
     for number, unit in _LENGTH.findall(value):
         amount, unit = float(number), (unit or "px").lower()

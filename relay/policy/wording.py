@@ -17,6 +17,7 @@ from relay.textscan import ORDER_ID
 GUIDE_PHONE = "No phone numbers, except for warranties, carriers or manufacturers"
 # Cheap prefilter: only digit runs that could be a phone number reach libphonenumber.
 CANDIDATE = re.compile(r"(?<![\w/.,])(?:\+|00)?\(?\d[\d \t().\-/]{5,20}\d(?![\w/])")
+_DIGIT = re.compile(r"\d")
 DATE = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b")
 TLD_REGION = {
     "de": "DE", "co.uk": "GB", "com": "US", "ca": "CA", "fr": "FR", "it": "IT", "es": "ES",
@@ -39,6 +40,8 @@ def _regions(msg: Message, ctx: PolicyContext) -> list[str]:
 def phone_numbers(text: str, regions: list[str], lenient: bool = False) -> list[str]:
     """Valid phone numbers written in `text` for any of `regions` (also merely possible ones,
     when `lenient`: the sentence asks the buyer to call)."""
+    if len(_DIGIT.findall(text)) < 7:  # every number reported has 7 to 15 digits
+        return []
     masked = DATE.sub(lambda m: " " * len(m.group(0)), ORDER_ID.sub(lambda m: " " * 19, text))
     found = []
     for cand in CANDIDATE.finditer(masked):

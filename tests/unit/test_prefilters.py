@@ -1,9 +1,12 @@
 """Prefilters that skip expensive patterns never change what the patterns find.
 
 Each fast form is checked against the plain form it replaced: quote_start's attribution-word
-prefilter against the same walk with every line allowed to hold an attribution, the emoji rule's "a character at or past
-U+2000" prefilter against every code point, the digit-first order-id pattern, the guarded
-sentence splitters, and relay.limits' line-start walk against the multiline `^--` pattern.
+prefilter against the same walk with every line allowed to hold an attribution; the emoji
+rule's non-ASCII prefilter against every code point and its emoticon start positions against
+EMOTICON over every character; order ids found from their hyphen, URLs by line and sentences
+split line by line against the one-pattern forms; normalize's byte table and replace per mark
+against the per-character recipe; relay.limits' line-start walk against the multiline `^--`
+pattern.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from hypothesis import strategies as st
 from relay.limits import _dash_lines
 from relay.policy import analysis
 from relay.policy import text as text_module
-from relay.policy.style import EMOJI, EMOTICON, _emoji_in
+from relay.policy.style import EMOJI, EMOJI_PART, EMOTICON, _emoji_in
 from relay.textscan import (
     ORDER_ID,
     URL,
     find_order_ids,
     find_urls,
     has_url,
+    non_ascii,
     quote_start,
     quote_start_among,
 )
@@ -63,18 +67,31 @@ def test_every_client_attribution_still_starts_the_quote() -> None:
     assert all(quote_start(c) == 1 for c in cases)
 
 
-def test_no_emoji_is_made_only_of_characters_below_u2000() -> None:
-    """No code point below U+2000 is an emoji alone or followed by another such code point."""
-    low = [chr(cp) for cp in range(0x2000) if not 0xD800 <= cp <= 0xDFFF]
-    alone = [c for c in low if EMOJI.search(c)]
-    paired = [c for c in low if EMOJI.search(c + "\u00a9") or EMOJI.search("#" + c)]
-    assert ([], []) == (alone, paired)
+def test_every_emoji_match_holds_a_prefilter_character() -> None:
+    """Whatever code point starts it (planes 0 and 1, with the selector and keycap marks
+    behind), an EMOJI match contains a character of EMOJI_PART."""
+    missed = []
+    for cp in [*range(0x20000), *range(0xE0000, 0xE0080)]:
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        for tail in ("", "\ufe0f", "\u20e3", "\ufe0f\u20e3"):
+            m = EMOJI.match(chr(cp) + tail)
+            if m is not None and not EMOJI_PART.search(non_ascii(m.group(0))):
+                missed.append(hex(cp))
+    assert [] == missed
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(st.sampled_from("ab :)#*\u00a9\u00ae\ufe0f\u20e3\u263a\u2764\U0001f600\u200d")))
+EMOJI_TEXT = st.text(
+    st.sampled_from("ab :)#*;=^<3xDX'-o(PpO|_.\u00a9\u00ae\ufe0f\u20e3\u263a\u2764\u2013"
+                    "\U0001f600\u200d\U0001f3fb"),
+    max_size=30,
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(EMOJI_TEXT)
 def test_emoji_prefilter_finds_what_the_pattern_finds(text: str) -> None:
-    """_emoji_in with the prefilter equals both patterns run on every text."""
+    """_emoji_in with its prefilters equals both patterns run over every character."""
     expected = [m.group(0) for m in EMOJI.finditer(text)] + [
         m.group(0) for m in EMOTICON.finditer(text)
     ]
