@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _WORD = re.compile(r"(?<!\w)\w+")
 _SPECIAL = frozenset("?*-")
@@ -32,6 +33,7 @@ class Candidate:
     lang: str
     order: int  # lower is tried first at a position
     pattern: re.Pattern[str]
+    whole_word: bool = False  # the term is its first word alone: it matches wherever that is
 
 
 def literal_prefix(first_word: str) -> str:
@@ -43,6 +45,15 @@ def literal_prefix(first_word: str) -> str:
             break  # keys hold only word characters, as the text's word starts do
         out += ch
     return out
+
+
+class Entry(NamedTuple):
+    """What a text word can start: its candidates in trial order, whether some are the
+    word alone, and one pattern for all the others."""
+
+    candidates: tuple[Candidate, ...]
+    whole_words: bool
+    any_longer: re.Pattern[str] | None
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ class TermIndex:
         """entries: (topic, lang, first word (normalised), regex source without head, headed)."""
         self.exact: dict[str, list[Candidate]] = {}  # plain first word -> its terms
         self.prefix: dict[str, list[Candidate]] = {}  # literal start of a first word -> terms
-        self._words: dict[str, tuple[tuple[Candidate, ...], re.Pattern[str] | None]] = {}
+        self._words: dict[str, Entry] = {}
         self._any: dict[tuple[Candidate, ...], re.Pattern[str]] = {}
         fallback: dict[tuple[str, str], list[str]] = {}
         for order, (topic, lang, first, source, headed) in enumerate(entries):
@@ -70,7 +81,8 @@ class TermIndex:
                 head = r"(?<!\w)" if headed else ""
                 fallback.setdefault((topic, lang), []).append(head + source)
                 continue
-            candidate = Candidate(topic, lang, order, re.compile(source))
+            whole = prefix == first and source == re.escape(first) + r"(?!\w)"
+            candidate = Candidate(topic, lang, order, re.compile(source), whole)
             table = self.exact if prefix == first else self.prefix
             table.setdefault(prefix, []).append(candidate)
         self.prefix_lengths = tuple(sorted({len(k) for k in self.prefix}))
@@ -79,13 +91,14 @@ class TermIndex:
             for (topic, lang), sources in fallback.items()
         )
 
-    def _candidates(self, word: str) -> tuple[tuple[Candidate, ...], re.Pattern[str] | None]:
+    def _candidates(self, word: str) -> Entry:
         """The terms that can start at this text word, in trial order, and one pattern that
-        matches where any of them does; memoised (words repeat within and across messages;
-        the memo is bounded for text with endless new words).
+        matches where any of those longer than the word itself does; memoised (words repeat
+        within and across messages; the memo is bounded for text with endless new words).
 
-        "die" starts 48 terms: the one alternation of them fails in C at most places, so
-        the terms are tried one by one only where one of them matches."""
+        "die" starts 48 terms, one of them "die" alone (a filler word): that one matches
+        wherever the word stands, and the alternation of the other 47 fails in C at most
+        places, so they are tried one by one only where one of them matches."""
         found = list(self.exact.get(word, ()))
         for size in self.prefix_lengths:
             if size > len(word):
@@ -93,16 +106,17 @@ class TermIndex:
             found += self.prefix.get(word[:size], ())
         found.sort(key=lambda c: c.order)
         candidates = tuple(found)
-        any_term = None
-        if candidates:
-            any_term = self._any.get(candidates)
-            if any_term is None:
-                alternation = "|".join(f"(?:{c.pattern.pattern})" for c in candidates)
-                any_term = self._any[candidates] = re.compile(alternation)
+        longer = tuple(c for c in candidates if not c.whole_word)
+        any_longer = None
+        if longer:
+            any_longer = self._any.get(longer)
+            if any_longer is None:
+                alternation = "|".join(f"(?:{c.pattern.pattern})" for c in longer)
+                any_longer = self._any[longer] = re.compile(alternation)
         if len(self._words) > 200_000:
             self._words.clear()
             self._any.clear()
-        result = self._words[word] = (candidates, any_term)
+        result = self._words[word] = Entry(candidates, len(longer) < len(candidates), any_longer)
         return result
 
     def scan(self, text: str, langs: dict[str, frozenset[str]] | None = None) -> list[Match]:
@@ -117,23 +131,27 @@ class TermIndex:
             entry = words.get(word)
             if entry is None:
                 entry = self._candidates(word)
-            candidates, any_term = entry
-            if any_term is None or any_term.match(text, start) is None:
+            longer = entry.any_longer is not None and entry.any_longer.match(text, start)
+            if not longer and not entry.whole_words:
                 continue
-            best: dict[tuple[str, str], tuple[int, Candidate, re.Match[str]]] = {}
-            for c in candidates:
+            # Per (topic, language), the first term in trial order that matches here wins.
+            best: dict[tuple[str, str], tuple[Candidate, int, str]] = {}
+            for c in entry.candidates:
+                if not (c.whole_word or longer):
+                    continue
                 wanted = langs.get(c.topic)
                 if wanted is not None and c.lang not in wanted and c.lang != "any":
                     continue
                 key = (c.topic, c.lang if wanted is not None else "")
-                if busy.get(key, -1) > start or (key in best and best[key][0] < c.order):
+                if key in best or busy.get(key, -1) > start:
                     continue
-                m = c.pattern.match(text, start)
-                if m is not None:
-                    best[key] = (c.order, c, m)
-            for key, (_, c, m) in best.items():
-                found.append(Match(c.topic, c.lang, start, m.end(), m.group(0).strip()))
-                busy[key] = m.end() if m.end() > start else start + 1
+                if c.whole_word:
+                    best[key] = (c, start + len(word), word)
+                elif (m := c.pattern.match(text, start)) is not None:
+                    best[key] = (c, m.end(), m.group(0).strip())
+            for key, (c, end, matched) in best.items():
+                found.append(Match(c.topic, c.lang, start, end, matched))
+                busy[key] = end if end > start else start + 1
         for topic, lang, pattern in self.fallback:
             wanted = langs.get(topic)
             if wanted is not None and lang not in wanted and lang != "any":

@@ -1,0 +1,90 @@
+"""The lexicon's word index finds what one alternation per topic finds.
+
+relay.policy.termindex promises the semantics of the alternation it replaced: per topic
+(and per language, where a language filter is given) matches do not overlap, and at one
+place the term tried first wins (language order, longest first). The reference below builds
+that alternation for every (topic, language key) from the same entries and runs it over the
+text with finditer. Texts are made of the real lexicon's words, multi-word terms, prefixes
+and gaps in six languages, mixed with other words and punctuation; whole-word terms
+(filler words), the prefilter alternation and the prefix table all take part.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruletools import lexicon
+
+from relay.policy.termindex import Match
+from relay.policy.text import normalize
+
+
+@cache
+def entries() -> list[tuple[str, str, str, str, bool]]:
+    return [e for t in lexicon().topics for e in t.entries()]
+
+
+@cache
+def alternations(
+    langs: tuple[tuple[str, frozenset[str]], ...],
+) -> list[tuple[str, list[str], re.Pattern[str]]]:
+    """(topic, languages of the alternatives, the alternation) per (topic, language key)."""
+    wanted_by_topic = dict(langs)
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for topic, lang, _first, source, headed in entries():
+        wanted = wanted_by_topic.get(topic)
+        if wanted is not None and lang not in wanted and lang != "any":
+            continue
+        key = (topic, lang if wanted is not None else "")
+        groups.setdefault(key, []).append((lang, (r"(?<!\w)" if headed else "") + source))
+    return [
+        (topic, [lang for lang, _ in alts], re.compile("|".join(f"({s})" for _, s in alts)))
+        for (topic, _), alts in groups.items()
+    ]
+
+
+def reference_scan(text: str, langs: dict[str, frozenset[str]]) -> list[Match]:
+    """One alternation per (topic, language key), alternatives in the index's trial order."""
+    found: list[Match] = []
+    for topic, alt_langs, pattern in alternations(tuple(sorted(langs.items()))):
+        for m in pattern.finditer(text):
+            lang = alt_langs[(m.lastindex or 1) - 1]
+            found.append(Match(topic, lang, m.start(), m.end(), m.group(0).strip()))
+    return sorted(found, key=lambda m: (m.start, m.topic, m.lang))
+
+
+def _pieces() -> list[str]:
+    terms = [t for topic in lexicon().topics for _, ts in topic.terms for t in ts]
+    words = sorted({w.rstrip("*?") for t in terms for w in t.split() if w not in ("~",)})
+    return sorted(set(terms))[::7] + words[::3]
+
+
+PIECES = [normalize(p.replace("*", "ung").replace("~", "ihre neue")) for p in _pieces()]
+FILLER = ["x", "42", ",", ".", "-", "'", "und", "bitte", "de", "la", "the"]
+texts = st.lists(st.sampled_from(PIECES + FILLER), max_size=12).map(" ".join)
+filters = st.sampled_from([{}, {"sensitive": frozenset({"de", "any"})},
+                           {"review_noun": frozenset({"en"}), "filler": frozenset({"fr"})}])  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, filters)
+def test_index_equals_one_alternation_per_topic(
+    text: str, langs: dict[str, frozenset[str]]
+) -> None:
+    """Same matches (topic, language, span, text) as the per-topic alternations."""
+    index = lexicon().index
+    actual = sorted(index.scan(text, langs), key=lambda m: (m.start, m.topic, m.lang))
+    assert reference_scan(text, langs) == actual
+
+
+def test_whole_word_terms_and_their_longer_neighbours() -> None:
+    """A filler word alone and the longer terms it starts are both found where they stand."""
+    index = lexicon().index
+    text = normalize("Bitte bewerten Sie die Lampe, die Ihnen gefällt.")
+    assert reference_scan(text, {}) == sorted(
+        index.scan(text, {}), key=lambda m: (m.start, m.topic, m.lang)
+    )
+    assert {"filler"} <= {m.topic for m in index.scan(text, {})}
