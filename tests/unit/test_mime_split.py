@@ -1,0 +1,116 @@
+"""The string-search MIME split builds the feed parser's own tree, or stands aside.
+
+For every message it accepts, relay.mimesplit must give the tree that the email package's
+compat32 feed parser gives: the same header fields (raw values, folding kept), payload
+strings, default types, defects, preambles and epilogues, part by part. Checked on every
+message of the suite (legitimate replies, the malformed corpus, the benchmark messages,
+the public corpus) and on generated multiparts with nested boundaries, delimiter look-alikes,
+blanks after delimiters, preambles and epilogues; the common cases must be accepted.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import sys
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from data.legit import LEGIT, message
+from data.malformed import cases
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relay.mimesplit import split_mime
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+from messages import MESSAGES
+
+FEED = email.parser.BytesParser(policy=email.policy.compat32)
+CORPUS = sorted((Path(__file__).parents[3] / "shared" / "eval" / "corpus").glob("*.eml"))
+
+
+def shape(msg: Message) -> Any:
+    """Everything of a compat32 tree that a reader of it can see."""
+    payload = msg._payload  # the stored payload (get_payload would decode 8-bit text)
+    body = [shape(p) for p in payload] if isinstance(payload, list) else payload
+    return (list(msg.raw_items()), msg.get_default_type(), [type(d).__name__ for d in msg.defects],
+            msg.preamble, msg.epilogue, msg.get_unixfrom(), body)  # fmt: skip
+
+
+def same_or_declined(raw: bytes) -> bool | None:
+    """True: accepted and equal; None: declined; a failed assertion: accepted and different."""
+    fast = split_mime(raw)
+    if fast is None:
+        return None
+    assert shape(FEED.parsebytes(raw)) == shape(fast)
+    return True
+
+
+SUITE = (
+    [message(c) for c in LEGIT]  # type: ignore[arg-type]
+    + [raw for _, raw in cases()]
+    + [make(i) for make in MESSAGES.values() for i in range(3)]
+    + [p.read_bytes() for p in CORPUS]
+)
+
+
+def test_every_suite_message_splits_to_the_feed_parsers_tree() -> None:
+    """Accepted messages equal the feed parser's tree; every legitimate reply and benchmark
+    message is accepted (they are what a helpdesk sends)."""
+    outcomes = [same_or_declined(raw) for raw in SUITE]
+    legit_and_bench = outcomes[: len(LEGIT)] + outcomes[len(LEGIT) + len(cases()) :][:12]
+    assert all(o is True for o in legit_and_bench)
+    assert outcomes.count(True) > len(SUITE) // 2
+
+
+BOUNDARIES = ["B", "==_x1", "----=_Part_0_1.2", "b'(+_,-./:=?", "B2", "BB"]
+LINE = st.sampled_from(["Hallo", "", ".", "--", "--B", "--Bx", "--B--x", "--B-- ", "--B ",
+                        "--==_x1", " folded", "\tx", "=C3=BC", "From here", "--BB--",
+                        "--B2", "x--B"])  # fmt: skip
+
+
+@st.composite
+def parts(draw: st.DrawFn, depth: int = 0) -> str:
+    """A part: header fields, then a leaf body or (up to two levels) a nested multipart."""
+    if depth < 2 and draw(st.booleans()):
+        boundary = draw(st.sampled_from(BOUNDARIES))
+        quoted = draw(st.booleans())
+        head = f"Content-Type: multipart/{draw(st.sampled_from(['mixed', 'alternative']))};"
+        head += f"\r\n boundary={chr(34) + boundary + chr(34) if quoted else boundary}"
+        children = draw(st.lists(parts(depth + 1), min_size=0, max_size=3))
+        preamble = draw(st.sampled_from(["", "This is a multi-part message.\r\n", "\r\n"]))
+        close = draw(st.sampled_from(["--", "-- ", "--\t", "", "--x"]))
+        epilogue = draw(st.sampled_from(["", "\r\n", "tail\r\n", "\r\n\r\nend"]))
+        body = preamble + "".join(f"--{boundary}\r\n{c}\r\n" for c in children)
+        return f"{head}\r\n\r\n{body}--{boundary}{close}\r\n{epilogue}"
+    head = draw(st.sampled_from(["Content-Type: text/plain; charset=utf-8",
+                                 "Content-Type: text/html\r\nContent-Transfer-Encoding: base64",
+                                 "Content-Type: message/rfc822", "X-A: 1\r\n  2", ""]))  # fmt: skip
+    lines = draw(st.lists(LINE, max_size=5))
+    return (head + "\r\n" if head else "") + "\r\n" + "\r\n".join(lines)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(parts(), st.sampled_from(["", "\r\n", "\n", "\r"]))
+def test_generated_multiparts_split_to_the_feed_parsers_tree(part: str, tail: str) -> None:
+    """Any accepted generated message equals the feed parser's tree."""
+    raw = ("From: a@b.example\r\nSubject: x\r\n" + part + tail).encode("utf-8")
+    same_or_declined(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"Subject: a\nb\n\nc\n", b"From x@y Mon\r\nSubject: a\r\n\r\nb", b"Subject: a\r\n",
+     b" cont\r\nSubject: a\r\n\r\nb", b"Subject a\r\n\r\nb",
+     b"Content-Type: multipart/mixed\r\n\r\n--B\r\n\r\nx\r\n--B--\r\n",
+     b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\nx\r\n",
+     b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n--B\r\n\r\nx\r\n--B--\r\n",
+     b"Content-Type: multipart/digest; boundary=B\r\n\r\n--B\r\n\r\nx\r\n--B--\r\n"],
+)  # fmt: skip
+def test_irregular_messages_are_left_to_the_feed_parser(raw: bytes) -> None:
+    """Bare LF, a Unix From line, no empty line, a continuation first, a non-header line, a
+    multipart without boundary or closing delimiter, two delimiters in a row, a digest."""
+    assert split_mime(raw) is None
