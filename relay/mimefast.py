@@ -6,9 +6,9 @@ policy check whose rules need a handful of values. `policy.compat32` parses the 
 with the same feedparser four times faster and hands back header strings (for simple
 well-formed mail relay.mimesplit builds that compat32 tree by string search, faster again).
 Where the two can disagree is the grammar of parameters (comments, RFC 2231 continuations,
-encoded words in file names, duplicate parameters): a message whose Content-* headers all follow the plain
-grammar below is read from the compat32 tree; any other message is parsed again with
-`policy.default` and read from that. Both trees go through the same model builder, and
+encoded words in file names, duplicate parameters): a message whose Content-* headers all
+follow the plain grammar below is read from the compat32 tree; any other message is parsed
+again with `policy.default` and read from that. Both trees go through the same model builder, and
 tests/unit/test_mime_paths.py checks that both ways give equal models.
 
 Header values are decoded the same way on both paths: unfolded, RFC 2047 encoded words
