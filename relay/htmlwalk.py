@@ -191,105 +191,159 @@ class Walk:
         self.elements += 1
         if depth > self.depth:
             self.depth = depth
-        tag = el.tag.lower()
         items = el.items()
-        attrs: dict[str, str] = dict(items) if items else {}
+        key = (el.tag, tuple(items))
+        facts = _ELEMENTS.get(key)
+        if facts is None:
+            facts = element_facts(el.tag.lower(), items)
+            if len(_ELEMENTS) >= _MEMO_LIMIT:
+                _ELEMENTS.clear()
+            _ELEMENTS[key] = facts
+        quoted = quoted or facts.quote
+        hidden = hidden or facts.hidden
         offset = self.lengths[False]
-        decls: list[tuple[str, str]] = []
-        if items:
-            style = attrs.get("style", "")
-            if style:
-                facts = style_facts(tag, style)
-                decls = facts.decls
-                hidden = hidden or facts.hidden
-                self.styles += facts.styles
-                self.alignments += facts.alignments
-                self.images += [ImageDraft(url, "css", offset) for url in facts.css_urls]
-            hidden = hidden or "hidden" in attrs
-            quoted = quoted or is_quote_container(tag, attrs)
-            self._presentation(tag, attrs)
-        elif tag == "blockquote":
-            quoted = quoted or is_quote_container(tag, attrs)
-        self._tag(el, tag, offset)
-        if items and attrs.get("background"):
-            self.images.append(ImageDraft(attrs["background"], "background", offset))
-        hidden_input = tag == "input" and attrs.get("type", "").lower() == "hidden"
-        if tag in ACTIVE_TAGS and not hidden_input:
-            self.active.append(f"<{tag}>")
-        if items:
-            self._urls(tag, attrs, items, offset)
+        # The order within each list is the order the facts are met in (tests hold it).
+        if facts.styles:
+            self.styles += facts.styles
+        if facts.alignments:
+            self.alignments += facts.alignments
+        if facts.css_urls:
+            self.images += [ImageDraft(url, "css", offset) for url in facts.css_urls]
+        if facts.heading:
+            self.headings.append(facts.heading)
+        elif facts.tag == "style":
+            self._style_block("".join(el.itertext()), offset)
+        if facts.late_images:
+            self.images += [ImageDraft(url, kind, offset) for url, kind in facts.late_images]
+        if facts.active:
+            self.active += facts.active
         opened = -1
-        if tag == "a" and "href" in attrs:
+        if facts.href is not None:
             # The anchor's text is read off the rendered buffer when the walk leaves it: linear
             # even for 50,000 nested anchors, where text_content() per anchor is quadratic.
             self.links.append(
-                LinkDraft(attrs["href"].strip(), quoted, hidden, offset, self.lengths[quoted],
+                LinkDraft(facts.href, quoted, hidden, offset, self.lengths[quoted],
                           context=shallow_text(el.getparent()))
             )  # fmt: skip
             link = opened = len(self.links) - 1
-        if tag in ("img", "image") or (tag == "input" and attrs.get("type", "").lower() == "image"):
-            self._image(tag, attrs, decls, offset, hidden, quoted, link)
-        skip = skip or tag in SKIP_TEXT_TAGS
-        is_block = tag in BLOCK_TAGS
+        if facts.image is not None:
+            src, alt, width, height = facts.image
+            enclosing = self.links[link] if link >= 0 else None
+            self.images.append(
+                ImageDraft(src, "img", offset, alt, width, height, hidden, quoted,
+                           enclosing.url if enclosing else None)
+            )  # fmt: skip
+            if enclosing:
+                enclosing.images.append(src)
+        skip = skip or facts.skip
         if not skip:
-            if is_block:
+            if facts.block:
                 self.block_edge(quoted)
-            elif tag == "br":
+            elif facts.tag == "br":
                 self.newline(quoted)
-        return (quoted, hidden, skip, link), opened, is_block
+        return (quoted, hidden, skip, link), opened, facts.block
 
-    def _presentation(self, tag: str, attrs: dict[str, str]) -> None:
-        """Presentational attributes: align, <font face/color/size>."""
+    def _style_block(self, css: str, offset: int) -> None:
+        """The rules of a <style> block: declarations, alignment, CSS URLs."""
+        for prop, value in css_declarations(css):
+            self.styles.append(StyleDecl(prop, value, "style-block"))
+            if prop == "text-align" and value.lower() not in ("left", "start"):
+                self.alignments.append(f"<style> text-align:{value}")
+        for _, url in CSS_URL.findall(css):
+            self.images.append(ImageDraft(url, "css", offset))
+
+
+@dataclass(frozen=True, slots=True)
+class ElementFacts:
+    """What an element's tag and attributes say, whatever surrounds it. Helpdesk templates
+    give every paragraph and cell the same tag and attributes: worked out once per pair."""
+
+    tag: str
+    hidden: bool  # a hiding style or the hidden attribute
+    quote: bool  # a quoted-history container
+    styles: tuple[StyleDecl, ...]  # inline style declarations, then <font> attributes
+    alignments: tuple[str, ...]  # inline text-align, align attribute, <center>
+    css_urls: tuple[str, ...]  # url(...) in the inline style
+    late_images: tuple[tuple[str, str], ...]  # background attribute, remote stylesheet
+    active: tuple[str, ...]  # active tag, event handlers, script URLs, meta refresh
+    heading: str  # h1..h6, or ""
+    block: bool
+    skip: bool  # shows no text (script, style, head…)
+    href: str | None  # an anchor's link
+    image: tuple[str, str | None, Length | None, Length | None] | None  # src, alt, width, height
+
+
+_ELEMENTS: dict[tuple[Any, tuple[tuple[str, str], ...]], ElementFacts] = {}
+
+
+def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
+    attrs = dict(items)
+    decls: list[tuple[str, str]] = []
+    styles: list[StyleDecl] = []
+    alignments: list[str] = []
+    css_urls: tuple[str, ...] = ()
+    hidden = False
+    style = attrs.get("style", "")
+    if style:
+        facts = style_facts(tag, style)
+        decls, hidden, css_urls = facts.decls, facts.hidden, facts.css_urls
+        styles += facts.styles
+        alignments += facts.alignments
+    late_images: list[tuple[str, str]] = []
+    active: list[str] = []
+    hidden_input = tag == "input" and attrs.get("type", "").lower() == "hidden"
+    if tag in ACTIVE_TAGS and not hidden_input:
+        active.append(f"<{tag}>")
+    if items:
+        hidden = hidden or "hidden" in attrs
         align = attrs.get("align", "").lower()
         if align and align not in ("left", "start") and tag != "img":
-            self.alignments.append(f'<{tag} align="{align}">')
+            alignments.append(f'<{tag} align="{align}">')
         if tag == "font":
-            for attr in ("face", "color", "size"):
-                if attrs.get(attr):
-                    self.styles.append(StyleDecl(f"font-{attr}", attrs[attr], "font-tag"))
-
-    def _tag(self, el: Any, tag: str, offset: int) -> None:
-        """What the tag itself says: centring, headings, the rules of a <style> block."""
-        if tag == "center":
-            self.alignments.append("<center>")
-        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            self.headings.append(tag)
-        elif tag == "style":
-            css = "".join(el.itertext())
-            for prop, value in css_declarations(css):
-                self.styles.append(StyleDecl(prop, value, "style-block"))
-                if prop == "text-align" and value.lower() not in ("left", "start"):
-                    self.alignments.append(f"<style> text-align:{value}")
-            for _, url in CSS_URL.findall(css):
-                self.images.append(ImageDraft(url, "css", offset))
-
-    def _urls(self, tag: str, attrs: dict[str, str], items: Any, offset: int) -> None:
-        """Event handlers, script URLs, meta refresh, remote stylesheets."""
-        for attr, raw in items:
-            name = attr.lower()
-            if name.startswith("on"):
-                self.active.append(f'<{tag} {attr}="{(raw or "")[:60]}">')
-            elif name in URL_ATTRS and ":" in raw:
-                value = raw.strip()
-                low = _URL_NOISE.sub("", value).lower()
-                if low.startswith(_ACTIVE_SCHEMES):
-                    self.active.append(f'{low.split(":")[0]}: URL in <{tag} {attr}="{value[:60]}">')
-        if tag == "meta" and attrs.get("http-equiv", "").lower() == "refresh":
-            content = attrs.get("content", "")[:60]
-            self.active.append(f'<meta http-equiv="refresh" content="{content}">')
+            font = [a for a in ("face", "color", "size") if attrs.get(a)]
+            styles += [StyleDecl(f"font-{a}", attrs[a], "font-tag") for a in font]
+        if attrs.get("background"):
+            late_images.append((attrs["background"], "background"))
+        active += _active_attributes(tag, attrs, items)
         if tag == "link" and attrs.get("href") and "stylesheet" in attrs.get("rel", "").lower():
-            # A remote stylesheet is loaded when the mail is opened, like a pixel.
-            self.images.append(ImageDraft(attrs["href"], "css", offset))
-
-    def _image(self, tag: str, attrs: dict[str, str], decls: list[tuple[str, str]], offset: int,
-               hidden: bool, quoted: bool, link: int) -> None:  # fmt: skip
+            late_images.append((attrs["href"], "css"))  # loaded on opening, like a pixel
+    if tag == "center":
+        alignments.append("<center>")
+    image = None
+    if tag in ("img", "image") or (tag == "input" and attrs.get("type", "").lower() == "image"):
         src = (attrs.get("src") or attrs.get("href") or attrs.get("xlink:href") or "").strip()
-        enclosing = self.links[link] if link >= 0 else None
-        self.images.append(
-            ImageDraft(src, "img", offset, attrs.get("alt"),
-                       parse_length(attrs.get("width")) or style_length(decls, "width"),
-                       parse_length(attrs.get("height")) or style_length(decls, "height"),
-                       hidden, quoted, enclosing.url if enclosing else None)
-        )  # fmt: skip
-        if enclosing:
-            enclosing.images.append(src)
+        image = (src, attrs.get("alt"),
+                 parse_length(attrs.get("width")) or style_length(decls, "width"),
+                 parse_length(attrs.get("height")) or style_length(decls, "height"))  # fmt: skip
+    return ElementFacts(
+        tag=tag,
+        hidden=hidden,
+        quote=(bool(items) or tag == "blockquote") and is_quote_container(tag, attrs),
+        styles=tuple(styles),
+        alignments=tuple(alignments),
+        css_urls=css_urls,
+        late_images=tuple(late_images),
+        active=tuple(active),
+        heading=tag if tag in ("h1", "h2", "h3", "h4", "h5", "h6") else "",
+        block=tag in BLOCK_TAGS,
+        skip=tag in SKIP_TEXT_TAGS,
+        href=attrs["href"].strip() if tag == "a" and "href" in attrs else None,
+        image=image,
+    )
+
+
+def _active_attributes(tag: str, attrs: dict[str, str], items: list[tuple[str, str]]) -> list[str]:
+    """Event handlers, script URLs, meta refresh."""
+    found = []
+    for attr, raw in items:
+        name = attr.lower()
+        if name.startswith("on"):
+            found.append(f'<{tag} {attr}="{(raw or "")[:60]}">')
+        elif name in URL_ATTRS and ":" in raw:
+            value = raw.strip()
+            low = _URL_NOISE.sub("", value).lower()
+            if low.startswith(_ACTIVE_SCHEMES):
+                found.append(f'{low.split(":")[0]}: URL in <{tag} {attr}="{value[:60]}">')
+    if tag == "meta" and attrs.get("http-equiv", "").lower() == "refresh":
+        found.append(f'<meta http-equiv="refresh" content="{attrs.get("content", "")[:60]}">')
+    return found
