@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 # "Not after a digit or dash" is checked by a lookbehind at the end of the match, not at its
@@ -62,24 +62,32 @@ _HEADER_NEXT = re.compile(
 )
 
 
-def _attribution_lines(lines: list[str]) -> set[int]:
+def _line_starts(lines: list[str]) -> list[int]:
+    return list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+
+
+def _lines_holding(text: str, starts: list[int], needles: tuple[str, ...]) -> set[int]:
+    """Indices of the lines (joined by line breaks into `text`) holding one of `needles`."""
+    found: set[int] = set()
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            line = bisect.bisect_right(starts, at) - 1
+            found.add(line)
+            at = text.find(needle, starts[line + 1])  # the next line on
+    return found
+
+
+def _attribution_lines(text: str, starts: list[int], count: int) -> set[int]:
     """Indices of the lines holding an attribution word (found in one pass over the text)."""
-    text = "\n".join(lines)
     low = text
     if not text.isascii():
         for letter, ascii_letter in _CASE_FOLD:
             low = low.replace(letter, ascii_letter)
     low = low.lower()
     if len(low) != len(text):  # lower() changed lengths (rare letters): check every line
-        return set(range(len(lines)))
-    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
-    found: set[int] = set()
-    for word in _ATTRIBUTION_WORDS:
-        at = low.find(word)
-        while at >= 0:
-            found.add(bisect.bisect_right(starts, at) - 1)
-            at = low.find(word, at + 1)
-    return found
+        return set(range(count))
+    return _lines_holding(low, starts, _ATTRIBUTION_WORDS)
 
 
 @dataclass(frozen=True)
@@ -97,15 +105,31 @@ def _is_header_block(lines: list[str], i: int) -> bool:
 
 def quote_start(lines: list[str]) -> int:
     """Index of the first line of quoted history, or len(lines) when there is none."""
-    return quote_start_among(lines, _attribution_lines(lines))
+    text = "\n".join(lines)
+    starts = _line_starts(lines)
+    hinted = _attribution_lines(text, starts, len(lines))
+    # Every separator has "--" or "__" in it and every header block starts with a line
+    # holding ":": other lines are never tried against those patterns.
+    marked = _lines_holding(text, starts, ("--", "__", ":"))
+    return _first_quote_line(lines, hinted, marked)
 
 
 def quote_start_among(lines: list[str], hinted: Container[int]) -> int:
     """quote_start trying the attribution patterns only on `hinted` lines (and the line
-    before one, for attributions folded over two lines). Every separator has "--" or "__"
-    in it and every header block starts with a line holding ":", so other lines skip those
-    patterns."""
-    for i, line in enumerate(lines):
+    before one, for attributions folded over two lines), the others on every line."""
+    return _first_quote_line(lines, hinted, range(len(lines)))
+
+
+def _first_quote_line(lines: list[str], hinted: Container[int], marked: Iterable[int]) -> int:
+    """The first line that starts quoted history among the `marked` lines (separator,
+    header block) and the lines at or just before a `hinted` one (attribution)."""
+    around: set[int]
+    if isinstance(hinted, set):
+        around = {j for i in hinted for j in (i - 1, i) if 0 <= j < len(lines)}
+    else:
+        around = {i for i in range(len(lines)) if i in hinted or i + 1 in hinted}
+    for i in sorted({*marked, *around}):
+        line = lines[i]
         if len(line) > 400:
             continue
         if ("--" in line or "__" in line) and _SEPARATOR.match(line):
