@@ -140,9 +140,18 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
 
 
 def _tidy(text: str) -> str:
-    """Collapse runs of spaces (HTML whitespace) and trim every line; keep line structure.
-    The blank runs never hold a line break, so one pass over the text does every line."""
-    tidy = "\n".join(ln.strip() for ln in squeeze(text, _LINE_BLANKS).split("\n"))
-    while "\n\n\n" in tidy:  # at most two line breaks in a row
-        tidy = tidy.replace("\n\n\n", "\n\n")
-    return tidy.strip()
+    """Trim every line and collapse its runs of blanks; at most one empty line in a row, none
+    at the ends. Line by line: only the few lines with a double space are squeezed."""
+    for blank in _LINE_BLANKS[1:]:
+        if blank in text:
+            text = text.replace(blank, " ")
+    lines: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if "  " in line:
+            line = squeeze(line, " ")
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    if lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)

@@ -141,7 +141,10 @@ class Walk:
 
     def text(self, text: str, quoted: bool) -> None:
         """Emit a text node: a run of HTML whitespace, line breaks included, is one space."""
-        text = squeeze(text, _HTML_BLANKS) if text.strip(_HTML_BLANKS) else " "
+        if not text.strip(_HTML_BLANKS):
+            text = " "
+        elif "\n" in text or "  " in text or "\t" in text or "\r" in text or "\f" in text:
+            text = squeeze(text, _HTML_BLANKS)
         self.buffers[quoted].append(text)
         self.lengths[quoted] += len(text)
         if text != " ":  # the only blank a collapsed text can be
