@@ -18,6 +18,7 @@ import sys
 from typing import BinaryIO
 
 from relay.inspect import InspectSettings
+from relay.policy.analysis import review_topics, sentence_topics
 from relay.policy.engine import evaluate
 
 _FRAME = struct.Struct("!I")
@@ -50,7 +51,9 @@ def warm_up(settings: InspectSettings) -> None:
     so that one-time costs never count against a message's time budget."""
     for topic in settings.ctx.lexicon.topics:
         topic.compile()
-    _ = settings.ctx.lexicon.index
+    lexicon = settings.ctx.lexicon
+    lexicon.index_for(sentence_topics(lexicon))
+    lexicon.index_for(review_topics(lexicon))
     if settings.ctx.detector is not None:
         settings.ctx.detector.detect("warm-up text of enough letters to be looked at")
 

@@ -186,16 +186,25 @@ class Lexicon:
         self.__dict__.update(state)
 
     @cached_property
-    def index(self) -> TermIndex:
-        """Every topic in one index: one pass over the text finds all of them."""
-        return TermIndex(e for t in self.topics for e in t.entries())
+    def _indexes(self) -> dict[tuple[str, ...], TermIndex]:
+        return {}
+
+    def index_for(self, names: Iterable[str]) -> TermIndex:
+        """The named topics in one index (built once per set of names): one pass over the
+        text finds all of them."""
+        key = tuple(names)
+        index = self._indexes.get(key)
+        if index is None:
+            wanted = frozenset(key)
+            index = TermIndex(e for t in self.topics if t.name in wanted for e in t.entries())
+            self._indexes[key] = index
+        return index
 
     def scan(
         self, text: str, names: Iterable[str], langs: dict[str, frozenset[str]]
     ) -> list[TermMatch]:
         """Matches of the named topics in one pass (`langs` filters some topics by language)."""
-        wanted = set(names)
-        return [m for m in self.index.scan(text, langs) if m.topic in wanted]
+        return self.index_for(names).scan(text, langs)
 
     @classmethod
     def build(cls, data: Mapping[str, Mapping[str, Iterable[str]]]) -> Lexicon:

@@ -75,14 +75,14 @@ def test_index_equals_one_alternation_per_topic(
     text: str, langs: dict[str, frozenset[str]]
 ) -> None:
     """Same matches (topic, language, span, text) as the per-topic alternations."""
-    index = lexicon().index
+    index = lexicon().index_for(t.name for t in lexicon().topics)
     actual = sorted(index.scan(text, langs), key=lambda m: (m.start, m.topic, m.lang))
     assert reference_scan(text, langs) == actual
 
 
 def test_whole_word_terms_and_their_longer_neighbours() -> None:
     """A filler word alone and the longer terms it starts are both found where they stand."""
-    index = lexicon().index
+    index = lexicon().index_for(t.name for t in lexicon().topics)
     text = normalize("Bitte bewerten Sie die Lampe, die Ihnen gefällt.")
     assert reference_scan(text, {}) == sorted(
         index.scan(text, {}), key=lambda m: (m.start, m.topic, m.lang)
