@@ -4,8 +4,9 @@ One big alternation per topic made Python's regex engine try every alternative a
 character (the `(?<!\\w)` that starts each term defeats sre's first-character prefilter):
 ~1 µs per character per topic, 90 ms for an 18 KB reply and minutes for a 10 MB one. Here
 every term is compiled alone, without its leading word-boundary assertion, and filed under
-its first word: the whole word when it is plain letters (`gift card` under "gift"), else the
-literal letters it starts with (`bewert*` under "bewert", `it's` under "it"). A scan walks
+its first word: the whole word when it is plain letters (`gift card` under "gift") or ends
+at a literal non-word character (`it's` under "it"), else the literal letters it starts with
+(`bewert*` under "bewert"). A scan walks
 the text's words once (one regex pass) and, for each, tries only the terms filed under that
 word or one of its prefixes, with `pattern.match(text, pos)`; cost is linear in the number of
 words. Terms whose first character is not fixed (`e?mail`, a leading symbol) go into a small
@@ -33,7 +34,8 @@ class Candidate:
     lang: str
     order: int  # lower is tried first at a position
     pattern: re.Pattern[str]
-    whole_word: bool = False  # the term is its first word alone: it matches wherever that is
+    whole_word: bool = False  # one word (or prefix) alone: it matches the whole text word
+    follow: str = ""  # its second word starts with these letters, right after blanks; "": ?
 
 
 def literal_prefix(first_word: str) -> str:
@@ -49,11 +51,13 @@ def literal_prefix(first_word: str) -> str:
 
 class Entry(NamedTuple):
     """What a text word can start: its candidates in trial order, whether some are the
-    word alone, and one pattern for all the others."""
+    word alone, the letters the next word starts with for those that continue with one,
+    and one pattern for all the others."""
 
     candidates: tuple[Candidate, ...]
     whole_words: bool
-    any_longer: re.Pattern[str] | None
+    follows: tuple[str, ...]
+    any_other: re.Pattern[str] | None
 
 
 @dataclass(frozen=True)
@@ -68,22 +72,34 @@ class Match:
 class TermIndex:
     """Every term of some topics, filed by the first letters of its first word."""
 
-    def __init__(self, entries: Iterable[tuple[str, str, str, str, bool]]) -> None:
-        """entries: (topic, lang, first word (normalised), regex source without head, headed)."""
+    def __init__(self, entries: Iterable[tuple[str, str, str, str, bool, str]]) -> None:
+        """entries: (topic, lang, first word (normalised), regex source without head, headed,
+        the literal start of the second word when it follows the first after blanks)."""
         self.exact: dict[str, list[Candidate]] = {}  # plain first word -> its terms
         self.prefix: dict[str, list[Candidate]] = {}  # literal start of a first word -> terms
         self._words: dict[str, Entry] = {}
         self._any: dict[tuple[Candidate, ...], re.Pattern[str]] = {}
         fallback: dict[tuple[str, str], list[str]] = {}
-        for order, (topic, lang, first, source, headed) in enumerate(entries):
+        for order, (topic, lang, first, source, headed, follow) in enumerate(entries):
             prefix = literal_prefix(first)
             if not headed or not prefix or not (prefix[0].isalnum() or prefix[0] == "_"):
                 head = r"(?<!\w)" if headed else ""
                 fallback.setdefault((topic, lang), []).append(head + source)
                 continue
-            whole = prefix == first and source == re.escape(first) + r"(?!\w)"
-            candidate = Candidate(topic, lang, order, re.compile(source), whole)
-            table = self.exact if prefix == first else self.prefix
+            # A term of one plain word (or word prefix `bewert*`) matches the whole text word
+            # wherever it is a candidate: no regex is needed to know it.
+            plain = prefix == first and source == re.escape(first) + r"(?!\w)"
+            starts = first == prefix + "*" and source == re.escape(prefix) + r"\w*(?!\w)"
+            whole = plain or starts
+            candidate = Candidate(topic, lang, order, re.compile(source), whole, follow)
+            # `d'abord`, `amazon.`: a literal non-word character ends the text word there, so
+            # the word is exactly the prefix (filing it under "any word starting with d"
+            # would try it at every such word).
+            after = first[len(prefix) : len(prefix) + 1]
+            exact = prefix == first or (
+                after not in _SPECIAL and not (after.isalnum() or after == "_")
+            )
+            table = self.exact if exact else self.prefix
             table.setdefault(prefix, []).append(candidate)
         self.prefix_lengths = tuple(sorted({len(k) for k in self.prefix}))
         self.fallback = tuple(
@@ -92,13 +108,15 @@ class TermIndex:
         )
 
     def _candidates(self, word: str) -> Entry:
-        """The terms that can start at this text word, in trial order, and one pattern that
-        matches where any of those longer than the word itself does; memoised (words repeat
-        within and across messages; the memo is bounded for text with endless new words).
+        """The terms that can start at this text word, in trial order, and cheap tests for
+        the longer ones; memoised (words repeat within and across messages; the memo is
+        bounded for text with endless new words).
 
         "die" starts 48 terms, one of them "die" alone (a filler word): that one matches
-        wherever the word stands, and the alternation of the other 47 fails in C at most
-        places, so they are tried one by one only where one of them matches."""
+        wherever the word stands. Most of the others continue with a second word after
+        blanks ("die bewertung"): they can match only where the next word starts with one
+        of their second words' letters. The rest are one alternation, which fails in C at
+        most places. The terms are tried one by one only where one of those tests passes."""
         found = list(self.exact.get(word, ()))
         for size in self.prefix_lengths:
             if size > len(word):
@@ -106,17 +124,19 @@ class TermIndex:
             found += self.prefix.get(word[:size], ())
         found.sort(key=lambda c: c.order)
         candidates = tuple(found)
-        longer = tuple(c for c in candidates if not c.whole_word)
-        any_longer = None
-        if longer:
-            any_longer = self._any.get(longer)
-            if any_longer is None:
-                alternation = "|".join(f"(?:{c.pattern.pattern})" for c in longer)
-                any_longer = self._any[longer] = re.compile(alternation)
+        others = tuple(c for c in candidates if not c.whole_word and not c.follow)
+        any_other = None
+        if others:
+            any_other = self._any.get(others)
+            if any_other is None:
+                alternation = "|".join(f"(?:{c.pattern.pattern})" for c in others)
+                any_other = self._any[others] = re.compile(alternation)
+        follows = tuple(dict.fromkeys(c.follow for c in candidates if c.follow))
         if len(self._words) > 200_000:
             self._words.clear()
             self._any.clear()
-        result = self._words[word] = Entry(candidates, len(longer) < len(candidates), any_longer)
+        whole = any(c.whole_word for c in candidates)
+        result = self._words[word] = Entry(candidates, whole, follows, any_other)
         return result
 
     def scan(self, text: str, langs: dict[str, frozenset[str]] | None = None) -> list[Match]:
@@ -126,12 +146,20 @@ class TermIndex:
         found: list[Match] = []
         busy: dict[tuple[str, str], int] = {}  # (topic, lang or "") -> end of its last match
         words = self._words
-        for w in _WORD.finditer(text):
+        tokens = list(_WORD.finditer(text))
+        for i, w in enumerate(tokens):
             start, word = w.start(), w.group(0)
             entry = words.get(word)
             if entry is None:
                 entry = self._candidates(word)
-            longer = entry.any_longer is not None and entry.any_longer.match(text, start)
+            longer = False
+            if entry.follows and i + 1 < len(tokens):
+                after = tokens[i + 1]
+                longer = text[w.end() : after.start()].isspace() and after.group(0).startswith(
+                    entry.follows
+                )
+            if not longer and entry.any_other is not None:
+                longer = entry.any_other.match(text, start) is not None
             if not longer and not entry.whole_words:
                 continue
             # Per (topic, language), the first term in trial order that matches here wins.

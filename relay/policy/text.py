@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from relay.policy.termindex import Match, TermIndex
+from relay.policy.termindex import Match, TermIndex, literal_prefix
 from relay.textscan import non_ascii, squeeze
 
 TermMatch = Match  # one class for what the index finds and what rules read
@@ -123,6 +123,18 @@ def term_parts(term: str) -> tuple[str, bool, str]:
     return (words[0] if words else ""), headed, body + tail
 
 
+_PLAIN_FIRST = re.compile(r"\w+\*?")
+
+
+def second_word_start(term: str) -> str:
+    """The letters the term's second word starts with, when its first word is plain (whole
+    letters, perhaps a prefix `*`) and the second follows after blanks; else ""."""
+    words = normalize(term).split()
+    if len(words) < 2 or words[1] == "~" or not _PLAIN_FIRST.fullmatch(words[0]):
+        return ""
+    return literal_prefix(words[1])
+
+
 def term_regex(term: str) -> str:
     """The regex source of one lexicon term (see the module docstring for the syntax)."""
     _, headed, source = term_parts(term)
@@ -150,13 +162,15 @@ class Topic:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
 
-    def entries(self) -> list[tuple[str, str, str, str, bool]]:
+    def entries(self) -> list[tuple[str, str, str, str, bool, str]]:
         """This topic's terms for a TermIndex: by language, longest first (so the evidence
         shows the most specific phrase)."""
         out = []
         for lang, ts in self.terms:
-            parts = sorted((term_parts(t) for t in ts), key=lambda p: -len(p[2]) - p[1] * 7)
-            out += [(self.name, lang, first, source, headed) for first, headed, source in parts]
+            parts = sorted(((*term_parts(t), second_word_start(t)) for t in ts),
+                           key=lambda p: -len(p[2]) - p[1] * 7)  # fmt: skip
+            out += [(self.name, lang, first, source, headed, follow)
+                    for first, headed, source, follow in parts]  # fmt: skip
         return out
 
     @cached_property

@@ -23,7 +23,7 @@ from relay.policy.text import normalize
 
 
 @cache
-def entries() -> list[tuple[str, str, str, str, bool]]:
+def entries() -> list[tuple[str, str, str, str, bool, str]]:
     return [e for t in lexicon().topics for e in t.entries()]
 
 
@@ -34,7 +34,7 @@ def alternations(
     """(topic, languages of the alternatives, the alternation) per (topic, language key)."""
     wanted_by_topic = dict(langs)
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for topic, lang, _first, source, headed in entries():
+    for topic, lang, _first, source, headed, _follow in entries():
         wanted = wanted_by_topic.get(topic)
         if wanted is not None and lang not in wanted and lang != "any":
             continue
