@@ -9,6 +9,8 @@ lazily in the process that uses it, and not pickled: inspection workers load the
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -82,8 +84,37 @@ def _mapped(values: Any) -> memoryview:
     return raw.cast("H") if size == 2 else raw.cast("I") if size == 4 else raw.cast("L")
 
 
-def load_identifier(languages: tuple[str, ...]) -> Any:
-    """A py3langid identifier for `languages`, from the unpacked cache when it can be used."""
+def _walking(base: Any) -> Any:
+    """py3langid's identifier with its byte walk done by relay._langwalk (C).
+
+    Only the walk changes: the features come in the order they were first seen, with the
+    counts collections.Counter gives, and are scored as py3langid scores them."""
+    import numpy as np
+    from py3langid.langid import RAW_FLOOR
+
+    import relay._langwalk as _langwalk
+
+    class WalkingIdentifier(base):  # type: ignore[misc]
+        __slots__ = ("_output32",)
+
+        def _raw_score(self, text: bytes) -> Any:
+            features, seen = _langwalk.counts(
+                self.tk_nextmove, self.tk_nextmove.itemsize, self.tk_row, self.tk_row.itemsize,
+                self._output32, text,
+            )  # fmt: skip
+            if not features:
+                fill = 0.0 if self._norm_probs else RAW_FLOOR
+                return np.full(len(self.nb_classes), fill, dtype=np.float32)
+            idx = np.frombuffer(features, dtype=np.int64).astype(np.intp)
+            counts = np.frombuffer(seen, dtype=np.int32).astype(np.float32)
+            return np.log1p(counts) @ self.nb_ptc[idx] + self.nb_pc
+
+    return WalkingIdentifier
+
+
+def load_identifier(languages: tuple[str, ...], compiled: bool = True) -> Any:
+    """A py3langid identifier for `languages`, from the unpacked cache when it can be used;
+    its byte walk compiled (relay._langwalk) when that module was built and `compiled`."""
     import numpy as np
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -94,11 +125,19 @@ def load_identifier(languages: tuple[str, ...]) -> Any:
             return np.load(folder / name, mmap_mode="r")
 
         classes = json.loads((folder / "classes.json").read_text())
-        return LanguageIdentifier(
+        kind = LanguageIdentifier
+        if compiled:
+            with contextlib.suppress(ImportError):  # built without a C compiler
+                kind = _walking(LanguageIdentifier)
+        output = load("output.npy")
+        identifier = kind(
             np.asarray(load("ptc.npy")), np.asarray(load("pc.npy")), classes,
-            _mapped(load("nextmove.npy")), load("output.npy").tolist(),
+            _mapped(load("nextmove.npy")), output.tolist(),
             norm_probs=False, tk_row=_as_array(load("row.npy")),
         )  # fmt: skip
+        if kind is not LanguageIdentifier:
+            identifier._output32 = np.ascontiguousarray(output, dtype=np.int32)
+        return identifier
     except OSError:
         identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
         identifier.set_languages(list(languages))
@@ -123,7 +162,8 @@ class Py3LangidDetector:
         return load_identifier(self.languages)
 
     def detect(self, text: str) -> str:
-        if sum(map(str.isalpha, text[:MAX_CHARS])) < MIN_LETTERS:
+        letters = itertools.islice(filter(str.isalpha, text[:MAX_CHARS]), MIN_LETTERS)
+        if sum(1 for _ in letters) < MIN_LETTERS:  # stops at the 20th letter
             return ""
         if self._identifier is None:
             self._identifier = self._load()
