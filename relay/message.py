@@ -149,10 +149,9 @@ def _headers(msg: MimePart, defects: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _text_of(part: MimePart, ctype: str, defects: list[str]) -> str:
+def _text_of(part: MimePart, ctype: str, charset: str, defects: list[str]) -> str:
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
-    charset = part.get_content_charset("us-ascii")
     try:
         return data.decode(charset, "replace")
     except (LookupError, UnicodeError, ValueError) as exc:
@@ -252,8 +251,10 @@ def _model(msg: MimePart, raw: bytes, envelope: Envelope, structure: Structure) 
         if ctype in BODY_TYPES and disposition != "attachment":
             for d in part.defects:
                 defects.append(f"{ctype} part: {type(d).__name__}")
-            text = _text_of(part, ctype, defects)
-            charset = part.get_content_charset() or "us-ascii"
+            # Each parameter lookup parses the header again: read the charset once.
+            declared = part.get_content_charset("us-ascii")
+            text = _text_of(part, ctype, declared, defects)
+            charset = declared or "us-ascii"
             if ctype == "text/html":
                 scan = scan_html(text, index)
                 scans.append(scan)
