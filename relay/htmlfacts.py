@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 BLOCK_TAGS = frozenset(
     (
@@ -91,6 +92,12 @@ class HtmlScan:
     depth: int = 0
     incomplete: str = ""  # why the parse cannot be trusted to have seen everything
     heading_tags: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def distinct_styles(self) -> tuple[StyleDecl, ...]:
+        """Each declaration once, in order: a template repeats the same inline style on
+        every element, and rules that only ask which declarations occur need each once."""
+        return tuple(dict.fromkeys(self.styles))
 
 
 def parse_length(value: str | None) -> Length | None:

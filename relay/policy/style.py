@@ -37,8 +37,10 @@ EMOJI_PART = regex.compile(
     r"[\p{Emoji_Presentation}\p{Extended_Pictographic}\uFE0F\u20E3"
     r"\u263A\u2639\u2665\u2764\u270C\u2600\u2601\u2714\u2708\u260E\u2744\u270D]"
 )
-# Every emoticon starts with one of these: EMOTICON is tried only where one stands.
+# Every emoticon starts with one of these: EMOTICON is tried only where one stands, and
+# after eyes (: ; =) only where a nose or a mouth follows.
 _EMOTICON_STARTS = (":", ";", "=", "^", "<3", "xD", "XD")
+_AFTER_EYES = frozenset("'-^o)(][DPpOo3|*")
 
 
 def _emoticons(text: str) -> list[str]:
@@ -47,7 +49,8 @@ def _emoticons(text: str) -> list[str]:
     for first in _EMOTICON_STARTS:
         at = text.find(first)
         while at >= 0:
-            starts.add(at)
+            if first not in ":;=" or text[at + 1 : at + 2] in _AFTER_EYES:
+                starts.add(at)
             at = text.find(first, at + 1)
     found, end = [], 0
     for at in sorted(starts):
@@ -133,7 +136,7 @@ def _font_overrides(msg: Message) -> list[str]:
     return [
         f"{d.prop}: {d.value}"[:80]
         for scan in msg.html
-        for d in scan.styles
+        for d in scan.distinct_styles
         if d.prop in FONT_PROPS and d.value.strip().lower() not in ("inherit", "initial", "")
     ]
 
@@ -203,7 +206,7 @@ def font_overrides(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
 def _sizes(msg: Message) -> set[str]:
     sizes: set[str] = set()
     for scan in msg.html:
-        for d in scan.styles:
+        for d in scan.distinct_styles:
             if d.prop == "font-size":
                 value = d.value.strip().lower().replace(" ", "")
                 sizes.add(f"<font size={value}>" if d.where == "font-tag" else value)
@@ -299,7 +302,7 @@ def _wide_margins(msg: Message) -> list[str]:
     return [
         f"{d.prop}: {d.value}"
         for scan in msg.html
-        for d in scan.styles
+        for d in scan.distinct_styles
         if d.prop.startswith(("margin", "padding")) and _too_wide(d.value)
     ]
 
