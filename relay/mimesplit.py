@@ -85,13 +85,18 @@ def _field(lines: list[str]) -> tuple[str, str]:
     return name, value.rstrip("\r\n")
 
 
-def _part(text: str, start: int, stop: int, enclosing: tuple[str, ...]) -> Message:
+def _part(
+    text: str, start: int, stop: int, enclosing: tuple[str, ...], inner: bool = False
+) -> Message:
+    """The part in text[start:stop]; `inner`: a part of a multipart, whose payload loses the
+    line break before the next delimiter (RFC 2046: it belongs to the delimiter)."""
     msg, body = _headers(text, start, stop)
     maintype = msg.get_content_maintype()
     if maintype == "message":
         raise _Irregular("an attached message")
     if maintype != "multipart":
-        msg.set_payload(text[body:stop])
+        end = stop - 2 if inner and stop - body >= 2 and text.startswith(CRLF, stop - 2) else stop
+        msg.set_payload(text[body:end])
         return msg
     if msg.get_content_type() == "multipart/digest":
         raise _Irregular("a digest (its parts default to message/rfc822)")
@@ -126,9 +131,8 @@ def _delimiters(text: str, body: int, stop: int, separator: str) -> list[tuple[i
 def _multipart(
     msg: Message, text: str, body: int, stop: int, separator: str, enclosing: tuple[str, ...]
 ) -> None:
-    region = text[body:stop]
     for outer in enclosing:  # the feed parser would end this multipart at that line
-        if region.startswith(outer) or CRLF + outer in region:
+        if text.startswith(outer, body) or text.find(CRLF + outer, body, stop) >= 0:
             raise _Irregular("a delimiter of an enclosing multipart inside")
     delimiters = _delimiters(text, body, stop, separator)
     if delimiters[0][2]:
@@ -136,20 +140,16 @@ def _multipart(
     first = delimiters[0][0]
     if first > body:  # the newline before the first delimiter belongs to it
         msg.preamble = text[body : first - 2]
-    inner = (*enclosing, separator)
+    within = (*enclosing, separator)
     for (_, part_start, _), (next_line, _, _) in itertools.pairwise(delimiters):
         if part_start == next_line:
             raise _Irregular("two delimiters in a row")
-        child = _part(text, part_start, next_line, inner)
-        if child.get_content_maintype() == "multipart":
+        child = _part(text, part_start, next_line, within, inner=True)
+        if child.is_multipart():  # its epilogue loses the line break instead
             epilogue = child.epilogue
             if epilogue == "":
                 child.epilogue = None
             elif epilogue is not None and epilogue.endswith(CRLF):
                 child.epilogue = epilogue[:-2]
-        else:  # the raw payload, as the feed parser reads it (get_payload would decode)
-            payload = child._payload  # type: ignore[attr-defined]
-            if isinstance(payload, str) and payload.endswith(CRLF):
-                child.set_payload(payload[:-2])
         msg.attach(child)
     msg.epilogue = text[delimiters[-1][1] : stop]  # all after the closing delimiter line
