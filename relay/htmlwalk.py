@@ -141,7 +141,7 @@ class Walk:
 
     def text(self, text: str, quoted: bool) -> None:
         """Emit a text node: a run of HTML whitespace, line breaks included, is one space."""
-        if not text.strip(_HTML_BLANKS):
+        if text.isspace() and not text.strip(_HTML_BLANKS):  # isspace: no copy for text
             text = " "
         elif "\n" in text or "  " in text or "\t" in text or "\r" in text or "\f" in text:
             text = squeeze(text, _HTML_BLANKS)
