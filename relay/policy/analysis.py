@@ -98,6 +98,11 @@ class Analysis:
         return [s for s in self.sentences if s.has(topic)]
 
     @cached_property
+    def topics(self) -> frozenset[str]:
+        """Every topic some sentence has: a rule whose topics are all missing returns early."""
+        return frozenset(t for s in self.sentences for t in s._by_topic)
+
+    @cached_property
     def _by_part(self) -> dict[int, list[Sentence]]:
         parts: dict[int, list[Sentence]] = {}
         for s in self.sentences:

@@ -112,9 +112,10 @@ def _unsub_anchors(root: lxml.html.HtmlElement, ctx: PolicyContext) -> list[lxml
     ]
 
 
-def _unsub_lines(text: str, ctx: PolicyContext) -> list[int]:
-    """Indexes of plain-text lines that carry an unsubscribe link (and its lead-in line)."""
-    if not has_url(text):  # no line can carry a link (a URL never spans lines)
+def _unsub_lines(text: str, ctx: PolicyContext, linked: bool | None = None) -> list[int]:
+    """Indexes of plain-text lines that carry an unsubscribe link (and its lead-in line).
+    `linked`: whether the text has a URL at all, when the caller knows it already."""
+    if not (has_url(text) if linked is None else linked):  # a URL never spans lines
         return []
     lines = text.splitlines()
     end = quote_start(lines)
@@ -165,8 +166,11 @@ def unsubscribe_link(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
             yield Hit(f"{link.text[:60]} <{link.url[:100]}>", "remove the unsubscribe link")
     for part in msg.parts:
         if part.subtype == "plain":
+            # The model already holds the URLs of this very text: no second search for one.
+            linked = any(k.part == part.index and k.source == "text" and not k.quoted
+                         for k in msg.links)  # fmt: skip
             lines = part.new_text.splitlines()
-            for i in _unsub_lines(part.new_text, ctx):
+            for i in _unsub_lines(part.new_text, ctx, linked):
                 if find_urls(lines[i]):
                     yield Hit(lines[i].strip()[:120], "remove the unsubscribe link")
 

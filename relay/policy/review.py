@@ -26,8 +26,18 @@ CHANGE_DISTANCE = 3
 MONEY = re.compile(
     r"(?:[€£$]\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:€|eur|euro|euros|£|gbp|pounds?|\$|usd|dollars?)\b)"
 )
+_DIGIT = re.compile(r"\d")  # every amount MONEY finds has one
 CONTACT_DISTANCE = 10
 VERB_FINAL = ("de", "nl")  # languages where the verb may follow its object ("Bewertung zu löschen")
+
+
+# Every review rule needs a sentence that mentions a review: with one of these topics.
+REVIEW_WORDS = frozenset({"review_noun", "review_imperative", "review_generic"})
+
+
+def _no_review(a: Analysis) -> bool:
+    """No sentence mentions a review: no review rule can fire."""
+    return REVIEW_WORDS.isdisjoint(a.topics)
 
 
 def _generic_review(s: Sentence) -> bool:
@@ -50,7 +60,7 @@ def is_request(s: Sentence) -> bool:
 
 
 def requests(a: Analysis) -> list[Sentence]:
-    return [s for s in a.sentences if is_request(s)]
+    return [] if _no_review(a) else [s for s in a.sentences if is_request(s)]
 
 
 def review_orders(msg: Message, ctx: PolicyContext) -> tuple[str, ...]:
@@ -73,8 +83,10 @@ def _evidence(s: Sentence, limit: int = 140) -> str:
 def review_incentive(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Compensation offered for a review: money, gifts, free products, refunds, discounts."""
     a = analysis_of(msg, ctx)
+    if _no_review(a):
+        return
     for s in a.sentences:
-        if not (s.has("review_incentive") or MONEY.search(s.text)):
+        if not (s.has("review_incentive") or (_DIGIT.search(s.text) and MONEY.search(s.text))):
             continue
         window = a.window(s)
         across = s.has("review_link") and any(mentions_review(w) for w in window if w is not s)
@@ -97,6 +109,8 @@ def review_incentive(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
 def review_positive_only(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Asks for a positive or five-star review or feedback."""
     a = analysis_of(msg, ctx)
+    if _no_review(a):
+        return
     for s in a.sentences:
         if not mentions_review(s) or s.has("review_scale"):
             continue
@@ -150,6 +164,8 @@ def _satisfaction_question(s: Sentence) -> bool:
 def review_conditional(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Asks for a review only if the buyer is satisfied ("if you are happy…")."""
     a = analysis_of(msg, ctx)
+    if _no_review(a):
+        return
     for s in a.sentences:
         following = [w for w in a.window(s) if w.index >= s.index]
         explicit = s.has("review_condition") or _satisfaction_question(s)
@@ -169,6 +185,8 @@ def review_conditional(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
 def review_deflection(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Asks the buyer to contact the seller before (or instead of) leaving a review."""
     a = analysis_of(msg, ctx)
+    if _no_review(a):
+        return
     for s in a.sentences:
         pair = s.near("review_contact_first", "review_noun", CONTACT_DISTANCE)
         if pair:
@@ -185,6 +203,8 @@ def review_deflection(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
 def review_change_request(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     """Asks the buyer to remove, change or update a review they wrote."""
     a = analysis_of(msg, ctx)
+    if not {"review_change", "review_own"} <= a.topics:
+        return
     for s in a.sentences:
         for verb in s.get("review_change"):
             for own in s.get("review_own"):
