@@ -87,6 +87,11 @@ class Editor:
         self._replace: dict[str, str] = {}
         self.body_changed = False
         self.changes: list[str] = []
+        # Each HTML part is parsed once, every fixer edits that tree, and it is written back
+        # once (at result()); each body-part lookup parses Content-Type headers again.
+        self._parts: dict[str, list[EmailMessage]] = {}
+        self._trees: dict[int, tuple[EmailMessage, Any]] = {}
+        self._edited: set[int] = set()
 
     # ------------------------------------------------------------ headers
     def drop_headers(self, names: set[str] | frozenset[str]) -> None:
@@ -106,6 +111,9 @@ class Editor:
         return self._msg
 
     def _body_parts(self, subtype: str) -> list[EmailMessage]:
+        known = self._parts.get(subtype)
+        if known is not None:
+            return known
         found, stack = [], [self.message]
         while stack:
             part = stack.pop()
@@ -114,6 +122,7 @@ class Editor:
                 stack.extend(reversed(part.get_payload()))  # type: ignore[arg-type]
             elif ctype == f"text/{subtype}" and part.get_content_disposition() != "attachment":
                 found.append(part)
+        self._parts[subtype] = found
         return found
 
     def edit_text(self, edit: TextEdit) -> None:
@@ -128,18 +137,28 @@ class Editor:
     def edit_html(self, edit: HtmlEdit) -> None:
         """Apply `edit` to the parsed tree of every text/html body part."""
         for part in self._body_parts("html"):
-            root, problem = parse_html(_content(part))
-            if root is None or problem:
-                raise ValueError(f"HTML part cannot be rewritten: {problem or 'empty'}")
-            if edit(root):
-                for meta in root.iter("meta"):
-                    if _META_CHARSET.search(meta.get("content", "")) or meta.get("charset"):
-                        meta.drop_tree()  # the part is re-encoded as UTF-8 below
-                html = lxml.html.tostring(root, encoding="unicode", method="html")
-                doctype = root.getroottree().docinfo.doctype
-                text = (doctype + "\n" if doctype else "") + html
-                _set_text(part, text, "html", part is self.message)
+            known = self._trees.get(id(part))
+            if known is None:
+                root, problem = parse_html(_content(part))
+                if root is None or problem:
+                    raise ValueError(f"HTML part cannot be rewritten: {problem or 'empty'}")
+                self._trees[id(part)] = known = (part, root)
+            if edit(known[1]):
+                self._edited.add(id(part))
                 self.body_changed = True
+
+    def _write_trees(self) -> None:
+        """Put every edited HTML tree back into its part, re-encoded as UTF-8."""
+        for key in sorted(self._edited):
+            part, root = self._trees[key]
+            for meta in root.iter("meta"):
+                if _META_CHARSET.search(meta.get("content", "")) or meta.get("charset"):
+                    meta.drop_tree()  # the part is re-encoded as UTF-8 below
+            html = lxml.html.tostring(root, encoding="unicode", method="html")
+            doctype = root.getroottree().docinfo.doctype
+            text = (doctype + "\n" if doctype else "") + html
+            _set_text(part, text, "html", part is self.message)
+        self._edited.clear()
 
     def remove_parts(self, keep: Callable[[EmailMessage], bool]) -> int:
         """Remove leaf parts for which `keep` is false; returns how many went."""
@@ -154,11 +173,14 @@ class Editor:
             removed += len(children) - len(kept)
             part.set_payload(kept)
             stack.extend(kept)
+        if removed:
+            self._parts.clear()  # the tree changed: look the body parts up again
         self.body_changed = self.body_changed or removed > 0
         return removed
 
     # ------------------------------------------------------------ result
     def result(self) -> bytes:
+        self._write_trees()
         fields, sep, body = split_raw(self.raw)
         if self.body_changed:
             generated = self.message.as_bytes(policy=SMTP_POLICY)
