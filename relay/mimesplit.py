@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from email.message import Message
+from email.policy import Policy, compat32
 
 CRLF = "\r\n"
 # The feed parser's header line: a field name (printable ASCII but ":") and a colon.
@@ -35,8 +37,10 @@ class _Irregular(Exception):
     """The message is not of the simple form: the feed parser reads it."""
 
 
-def split_mime(raw: bytes) -> Message | None:
-    """The compat32 tree of `raw` when it is well-formed and simple, else None."""
+def split_mime(raw: bytes, policy: Policy = compat32) -> Message | None:
+    """The tree the feed parser builds of `raw` under `policy` (compat32 for the model,
+    policy.default for the fixers) when `raw` is well-formed and simple, else None. Every
+    decision on the tree's shape is taken by the same Message methods the feed parser asks."""
     lf = raw.count(b"\n")
     if not lf or raw.count(b"\r") != lf or raw.count(b"\r\n") != lf:
         return None
@@ -45,16 +49,27 @@ def split_mime(raw: bytes) -> Message | None:
     text = raw.decode("ascii", "surrogateescape")
     if text.startswith("From "):
         return None
+    factory: Callable[..., Message] = policy.message_factory or Message
     try:
-        msg = _part(text, 0, len(text), ())
+        msg = _part(text, 0, len(text), (), _Build(factory, policy))
     except (_Irregular, RecursionError):  # nesting past the stack: the feed parser's problem
         return None
     return msg
 
 
-def _headers(text: str, start: int, stop: int) -> tuple[Message, int]:
+class _Build:
+    """How a part's Message is made: the policy's message class, with that policy."""
+
+    def __init__(self, factory: Callable[..., Message], policy: Policy) -> None:
+        self.factory, self.policy = factory, policy
+
+    def message(self) -> Message:
+        return self.factory(policy=self.policy)
+
+
+def _headers(text: str, start: int, stop: int, build: _Build) -> tuple[Message, int]:
     """The part's Message with its header fields, and where its body starts."""
-    msg = Message()
+    msg = build.message()
     if text.startswith(CRLF, start):  # no header fields: the body follows the empty line
         return msg, start + 2
     end = text.find(CRLF + CRLF, start, stop)
@@ -86,11 +101,12 @@ def _field(lines: list[str]) -> tuple[str, str]:
 
 
 def _part(
-    text: str, start: int, stop: int, enclosing: tuple[str, ...], inner: bool = False
-) -> Message:
+    text: str, start: int, stop: int, enclosing: tuple[str, ...], build: _Build,
+    inner: bool = False,
+) -> Message:  # fmt: skip
     """The part in text[start:stop]; `inner`: a part of a multipart, whose payload loses the
     line break before the next delimiter (RFC 2046: it belongs to the delimiter)."""
-    msg, body = _headers(text, start, stop)
+    msg, body = _headers(text, start, stop, build)
     maintype = msg.get_content_maintype()
     if maintype == "message":
         raise _Irregular("an attached message")
@@ -105,7 +121,7 @@ def _part(
         _MULTIPART_CTE
     ):
         raise _Irregular("a multipart without a boundary or with a transfer encoding")
-    _multipart(msg, text, body, stop, "--" + boundary, enclosing)
+    _multipart(msg, text, body, stop, "--" + boundary, enclosing, build)
     return msg
 
 
@@ -129,8 +145,9 @@ def _delimiters(text: str, body: int, stop: int, separator: str) -> list[tuple[i
 
 
 def _multipart(
-    msg: Message, text: str, body: int, stop: int, separator: str, enclosing: tuple[str, ...]
-) -> None:
+    msg: Message, text: str, body: int, stop: int, separator: str, enclosing: tuple[str, ...],
+    build: _Build,
+) -> None:  # fmt: skip
     for outer in enclosing:  # the feed parser would end this multipart at that line
         if text.startswith(outer, body) or text.find(CRLF + outer, body, stop) >= 0:
             raise _Irregular("a delimiter of an enclosing multipart inside")
@@ -144,7 +161,7 @@ def _multipart(
     for (_, part_start, _), (next_line, _, _) in itertools.pairwise(delimiters):
         if part_start == next_line:
             raise _Irregular("two delimiters in a row")
-        child = _part(text, part_start, next_line, within, inner=True)
+        child = _part(text, part_start, next_line, within, build, inner=True)
         if child.is_multipart():  # its epilogue loses the line break instead
             epilogue = child.epilogue
             if epilogue == "":

@@ -24,6 +24,7 @@ import lxml.html
 
 from relay.htmlfacts import QUOTE_CLASSES
 from relay.htmlscan import parse_html
+from relay.mimesplit import split_mime
 
 SMTP_POLICY = email.policy.default.clone(linesep="\r\n", max_line_length=78)
 _HEADER_START = re.compile(rb"^([!-9;-~]+)[ \t]*:")
@@ -106,7 +107,11 @@ class Editor:
     @property
     def message(self) -> EmailMessage:
         if self._msg is None:
-            parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(self.raw)
+            # The feed parser's policy.default tree, built by string search when it can be.
+            parsed = split_mime(self.raw, email.policy.default)
+            if parsed is None:
+                parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(self.raw)
+            assert isinstance(parsed, EmailMessage)
             self._msg = parsed
         return self._msg
 
