@@ -168,46 +168,54 @@ class Walk:
         context: Context = (False, False, False, -1)  # quoted, hidden, skip text, link
         for event, el in lxml.etree.iterwalk(root, events=_EVENTS):
             if event == "start":
-                inner, opened, is_block = self._enter(el, context, len(stack) + 1, shallow_text)
-                stack.append((context, inner[0], opened, is_block))
-                context = inner
-                if el.text and not inner[2]:
-                    self.text(el.text, inner[0])
+                # The common element (a styled paragraph or cell) is handled here in full;
+                # what few elements have (links, images, alignment, active content) in _enter.
+                self.elements += 1
+                if len(stack) >= self.depth:
+                    self.depth = len(stack) + 1
+                items = el.items()
+                key = (el.tag, tuple(items))
+                facts = _ELEMENTS.get(key) or _remember(key, el.tag, items)
+                quoted, hidden, skip, link = context
+                quoted = quoted or facts.quote
+                hidden = hidden or facts.hidden
+                if facts.styles:
+                    self.styles += facts.styles
+                opened = -1
+                if facts.special:
+                    opened, link = self._enter(el, facts, quoted, hidden, link, shallow_text)
+                if facts.skip:
+                    skip = True
+                elif not skip:
+                    if facts.block:
+                        self.block_edge(quoted)
+                    elif facts.tag == "br":
+                        self.newline(quoted)
+                stack.append((context, quoted, opened, facts.block))
+                context = (quoted, hidden, skip, link)
+                text = el.text
+                if text and not skip:
+                    self.text(text, quoted)
             elif event == "end":
                 outer, quoted, opened, is_block = stack.pop()
                 if opened >= 0:
                     self.links[opened].end = self.lengths[quoted]
-                if is_block and not outer[2]:
-                    self.block_edge(quoted)
-                if el.tail and not outer[2]:
-                    self.text(el.tail, quoted)
+                if not outer[2]:
+                    if is_block:
+                        self.block_edge(quoted)
+                    tail = el.tail
+                    if tail:
+                        self.text(tail, quoted)
                 context = outer
             elif el.tail and not context[2]:  # a comment or PI: only what follows it shows
                 self.text(el.tail, context[0])
 
-    def _enter(
-        self, el: Any, context: Context, depth: int, shallow_text: Any
-    ) -> tuple[Context, int, bool]:
-        """Collect one element's facts: the context for its children, the link it opens
-        (-1: none) and whether it is a block."""
-        quoted, hidden, skip, link = context
-        self.elements += 1
-        if depth > self.depth:
-            self.depth = depth
-        items = el.items()
-        key = (el.tag, tuple(items))
-        facts = _ELEMENTS.get(key)
-        if facts is None:
-            facts = element_facts(el.tag.lower(), items)
-            if len(_ELEMENTS) >= _MEMO_LIMIT:
-                _ELEMENTS.clear()
-            _ELEMENTS[key] = facts
-        quoted = quoted or facts.quote
-        hidden = hidden or facts.hidden
+    def _enter(self, el: Any, facts: ElementFacts, quoted: bool, hidden: bool, link: int,
+               shallow_text: Any) -> tuple[int, int]:  # fmt: skip
+        """What only some elements have; returns (the link it opens or -1, the enclosing
+        link for its children)."""
         offset = self.lengths[False]
         # The order within each list is the order the facts are met in (tests hold it).
-        if facts.styles:
-            self.styles += facts.styles
         if facts.alignments:
             self.alignments += facts.alignments
         if facts.css_urls:
@@ -238,13 +246,7 @@ class Walk:
             )  # fmt: skip
             if enclosing:
                 enclosing.images.append(src)
-        skip = skip or facts.skip
-        if not skip:
-            if facts.block:
-                self.block_edge(quoted)
-            elif facts.tag == "br":
-                self.newline(quoted)
-        return (quoted, hidden, skip, link), opened, facts.block
+        return opened, link
 
     def _style_block(self, css: str, offset: int) -> None:
         """The rules of a <style> block: declarations, alignment, CSS URLs."""
@@ -274,6 +276,15 @@ class ElementFacts:
     skip: bool  # shows no text (script, style, head…)
     href: str | None  # an anchor's link
     image: tuple[str, str | None, Length | None, Length | None] | None  # src, alt, width, height
+    special: bool = False  # any of the above but styles, quote, hidden, block and skip
+
+
+def _remember(key: tuple[Any, tuple[tuple[str, str], ...]], tag: Any, items: Any) -> ElementFacts:
+    facts = element_facts(tag.lower(), items)
+    if len(_ELEMENTS) >= _MEMO_LIMIT:
+        _ELEMENTS.clear()
+    _ELEMENTS[key] = facts
+    return facts
 
 
 _ELEMENTS: dict[tuple[Any, tuple[tuple[str, str], ...]], ElementFacts] = {}
@@ -318,6 +329,11 @@ def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
         image = (src, attrs.get("alt"),
                  parse_length(attrs.get("width")) or style_length(decls, "width"),
                  parse_length(attrs.get("height")) or style_length(decls, "height"))  # fmt: skip
+    heading = tag if tag in ("h1", "h2", "h3", "h4", "h5", "h6") else ""
+    href = attrs["href"].strip() if tag == "a" and "href" in attrs else None
+    special = bool(alignments or css_urls or late_images or active or heading or image) or (
+        href is not None or tag == "style"
+    )
     return ElementFacts(
         tag=tag,
         hidden=hidden,
@@ -327,11 +343,12 @@ def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
         css_urls=css_urls,
         late_images=tuple(late_images),
         active=tuple(active),
-        heading=tag if tag in ("h1", "h2", "h3", "h4", "h5", "h6") else "",
+        heading=heading,
         block=tag in BLOCK_TAGS,
         skip=tag in SKIP_TEXT_TAGS,
-        href=attrs["href"].strip() if tag == "a" and "href" in attrs else None,
+        href=href,
         image=image,
+        special=special,
     )
 
 
