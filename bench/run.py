@@ -26,6 +26,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -262,6 +263,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="bsm-relay benchmark against real peers")
     parser.add_argument("--count", type=int, default=3000, help="messages per throughput run")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each path takes")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args()
     lines: list[str] = []
@@ -286,25 +288,44 @@ def main() -> int:
     say(f"load: smtp-source, {SESSIONS} sessions, connections reused; bsm-relay and passthrough "
         f"with {args.workers} worker processes")  # fmt: skip
     sink = SmtpSink(tmp)
-    rates: dict[tuple[str, str], float] = {}
+    # This machine's speed drifts by tens of percent within minutes: the paths take turns,
+    # round after round, and each figure is the median of its rounds (a ratio: the median of
+    # the rounds' ratios, each taken between runs a minute apart).
+    runs: dict[tuple[str, str], list[float]] = {}
+    paths = ("direct", "passthrough", "postfix", "bsm-relay")
     try:
         for name, path in files.items():
             n = counts[name]
-            rates[("direct", name)] = throughput(sink, sink.port, path, n)
-            with passthrough(sink.port, args.workers) as port:
-                rates[("passthrough", name)] = throughput(sink, port, path, n)
-            with postfix(sink.port) as port:
-                rates[("postfix", name)] = throughput(sink, port, path, n)
-            with relay_process(tmp, sink.port, args.workers) as (port, _):
-                rates[("bsm-relay", name)] = throughput(sink, port, path, n)
+            for _ in range(args.rounds):
+                runs.setdefault(("direct", name), []).append(throughput(sink, sink.port, path, n))
+                with passthrough(sink.port, args.workers) as port:
+                    runs.setdefault(("passthrough", name), []).append(
+                        throughput(sink, port, path, n)
+                    )
+                with postfix(sink.port) as port:
+                    runs.setdefault(("postfix", name), []).append(throughput(sink, port, path, n))
+                with relay_process(tmp, sink.port, args.workers) as (port, _):
+                    runs.setdefault(("bsm-relay", name), []).append(throughput(sink, port, path, n))
+        rates = {key: statistics.median(values) for key, values in runs.items()}
+
+        def ratio(a: str, b: str, name: str) -> float:
+            return statistics.median(
+                x / y for x, y in zip(runs[(a, name)], runs[(b, name)], strict=True)
+            )
+
         say()
-        say(f"{'throughput (msg/s)':<20}" + "".join(f"{n:>12}" for n in files))
-        for path_name in ("direct", "passthrough", "postfix", "bsm-relay"):
+        say(f"{'throughput (msg/s)':<20}" + "".join(f"{n:>12}" for n in files)
+            + f"   (median of {args.rounds} rounds)")  # fmt: skip
+        for path_name in paths:
             say(f"{path_name:<20}" + "".join(f"{rates[(path_name, n)]:>12.0f}" for n in files))
         say(f"{'bsm-relay/postfix':<20}" + "".join(
-            f"{rates[('bsm-relay', n)] / rates[('postfix', n)]:>12.2f}" for n in files))  # fmt: skip
+            f"{ratio('bsm-relay', 'postfix', n):>12.2f}" for n in files))  # fmt: skip
         say(f"{'bsm-relay/passthru':<20}" + "".join(
-            f"{rates[('bsm-relay', n)] / rates[('passthrough', n)]:>12.2f}" for n in files))  # fmt: skip
+            f"{ratio('bsm-relay', 'passthrough', n):>12.2f}" for n in files))  # fmt: skip
+        say("rounds (msg/s):")
+        for name in files:
+            say(f"  {name:<10}" + "; ".join(
+                f"{p} " + " ".join(f"{v:.0f}" for v in runs[(p, name)]) for p in paths))  # fmt: skip
 
         raw = html_reply(1)
         direct = asyncio.run(latencies(sink.port, raw, 50, 10))

@@ -40,7 +40,7 @@ EMOJI_PART = regex.compile(
 # Every emoticon starts with one of these: EMOTICON is tried only where one stands, and
 # after eyes (: ; =) only where a nose or a mouth follows. The characters are looked for
 # alone (a one-character search runs at memory speed, a two-character one far slower):
-# "<3" at its "<", "xD" and "XD" at their "D".
+# "<3" at its "<", "xD" and "XD" at their (rare) x.
 _EYES = (":", ";", "=")
 _AFTER_EYES = frozenset("'-^o)(][DPpOo3|*")
 
@@ -48,7 +48,7 @@ _AFTER_EYES = frozenset("'-^o)(][DPpOo3|*")
 def _emoticons(text: str) -> list[str]:
     """EMOTICON.finditer's matches, tried only at the places an emoticon can start."""
     starts: set[int] = set()
-    for first in (*_EYES, "^", "<", "D"):
+    for first in (*_EYES, "^", "<", "x", "X"):
         at = text.find(first)
         while at >= 0:
             if first in _EYES:
@@ -59,8 +59,8 @@ def _emoticons(text: str) -> list[str]:
             elif first == "<":
                 if text[at + 1 : at + 2] == "3":
                     starts.add(at)
-            elif at and text[at - 1] in "xX":  # "D" of xD or XD
-                starts.add(at - 1)
+            elif text[at + 1 : at + 2] == "D":  # xD or XD
+                starts.add(at)
             at = text.find(first, at + 1)
     found, end = [], 0
     for at in sorted(starts):
