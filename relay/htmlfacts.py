@@ -5,6 +5,7 @@ rules share (lengths, CSS declarations). Pure: HTML itself is parsed in relay.ht
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -113,7 +114,7 @@ def css_declarations(css: str) -> list[tuple[str, str]]:
     return [(p.strip().lower(), v.strip()) for p, v in _CSS_DECL.findall(css)]
 
 
-def style_length(decls: list[tuple[str, str]], prop: str) -> Length | None:
+def style_length(decls: Sequence[tuple[str, str]], prop: str) -> Length | None:
     """The last declaration of `prop` as a length (an inline width or height)."""
     for p, v in reversed(decls):
         if p == prop:

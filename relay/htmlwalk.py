@@ -50,7 +50,7 @@ Context = tuple[bool, bool, bool, int]  # quoted, hidden, skip text, index of th
 class StyleFacts:
     """What one element's style attribute implies, the same for every element that has it."""
 
-    decls: list[tuple[str, str]]
+    decls: tuple[tuple[str, str], ...]  # shared by every element with this style
     hidden: bool
     styles: tuple[StyleDecl, ...]
     alignments: tuple[str, ...]
@@ -66,7 +66,7 @@ def style_facts(tag: str, style: str) -> StyleFacts:
     known = _STYLE_MEMO.get(key)
     if known is not None:
         return known
-    decls = css_declarations(style)
+    decls = tuple(css_declarations(style))
     styles = tuple(StyleDecl(prop, value, tag) for prop, value in decls)
     aligned = tuple(f'<{tag} style="text-align:{v}">' for p, v in decls
                     if p == "text-align" and is_aligned(v))  # fmt: skip
@@ -292,7 +292,7 @@ _ELEMENTS: dict[tuple[Any, tuple[tuple[str, str], ...]], ElementFacts] = {}
 
 def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
     attrs = dict(items)
-    decls: list[tuple[str, str]] = []
+    decls: tuple[tuple[str, str], ...] = ()
     styles: list[StyleDecl] = []
     alignments: list[str] = []
     css_urls: tuple[str, ...] = ()
