@@ -64,13 +64,15 @@ _PARSER_OPTIONS: dict[str, Any] = {"huge_tree": True, "remove_comments": False,
 _ScanParser: Callable[..., Any] = lxml.etree.HTMLParser
 
 
-def scan_html(source: str, part: int = 0) -> HtmlScan:
-    """Scan one HTML part. Pure: the input string in, frozen facts out."""
+def scan_html(source: str, part: int = 0, *, compiled: bool = True) -> HtmlScan:
+    """Scan one HTML part. Pure: the input string in, frozen facts out. `compiled`: walk
+    with the C element loop where it was built (the same facts, ~3x faster)."""
     root, incomplete = _parse(source, _ScanParser(**_PARSER_OPTIONS))
     if root is None:
         return HtmlScan(incomplete=incomplete)
     walk = Walk(part)
-    walk.run(root, shallow_text)
+    if not (compiled and walk.run_compiled(root, shallow_text)):
+        walk.run(root, shallow_text)
     return _finish(walk, incomplete)
 
 

@@ -16,6 +16,7 @@ style on every paragraph and cell, within a message and across messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,23 @@ _ACTIVE_SCHEMES = ("javascript:", "vbscript:", "data:text/html", "livescript:")
 _EVENTS = ("start", "end", "comment", "pi")
 _MEMO_LIMIT = 4096  # distinct styles kept; mail with endless new styles just recomputes
 Context = tuple[bool, bool, bool, int]  # quoted, hidden, skip text, index of the open link
+# ElementFacts.flags, read by relay/_htmlwalk.c
+FLAG_QUOTE, FLAG_HIDDEN, FLAG_SKIP, FLAG_BLOCK, FLAG_BR, FLAG_SPECIAL, FLAG_STYLES = (
+    1,
+    2,
+    4,
+    8,
+    16,
+    32,
+    64,
+)
+
+try:  # the element loop in C; absent when built without a C compiler
+    from relay import _htmlwalk
+
+    HAS_C_WALK = True
+except ImportError:  # pragma: no cover - Walk.run does the same in Python
+    HAS_C_WALK = False
 
 
 @dataclass(frozen=True)
@@ -183,7 +201,9 @@ class Walk:
                     self.styles += facts.styles
                 opened = -1
                 if facts.special:
-                    opened, link = self._enter(el, facts, quoted, hidden, link, shallow_text)
+                    lengths = self.lengths
+                    opened, link = self._enter(el, facts, quoted, hidden, link, shallow_text,
+                                               lengths[False], lengths[quoted])  # fmt: skip
                 if facts.skip:
                     skip = True
                 elif not skip:
@@ -210,11 +230,38 @@ class Walk:
             elif el.tail and not context[2]:  # a comment or PI: only what follows it shows
                 self.text(el.tail, context[0])
 
+    def run_compiled(self, root: Any, shallow_text: Any) -> bool:
+        """Walk as `run` does, with the element loop in C (relay/_htmlwalk.c); False, with
+        nothing collected, when that module is missing or cannot read this tree."""
+        if not HAS_C_WALK:
+            return False
+        nodes: list[Any] = []  # root.iter()'s elements, listed when the first special one comes
+
+        def enter(index: int, facts: ElementFacts, quoted: bool, hidden: bool, link: int,
+                  offset: int, own: int) -> tuple[int, int]:  # fmt: skip
+            if not nodes:
+                nodes.extend(root.iter())
+            return self._enter(nodes[index], facts, quoted, hidden, link, shallow_text,
+                               offset, own)  # fmt: skip
+
+        # Element styles are appended in C, <style> blocks' by _enter: one list keeps the order.
+        done = _htmlwalk.walk(root, _ELEMENTS, _remember, enter, self.styles)
+        if done is None:  # what was collected up to the unreadable node is dropped
+            self.links, self.images, self.active, self.styles = [], [], [], []
+            self.alignments, self.headings = [], []
+            return False
+        new, quoted, self.elements, self.depth, ends = done
+        self.buffers = ([new], [quoted])
+        self.lengths = [len(new), len(quoted)]
+        for opened, end in ends:
+            self.links[opened].end = end
+        return True
+
     def _enter(self, el: Any, facts: ElementFacts, quoted: bool, hidden: bool, link: int,
-               shallow_text: Any) -> tuple[int, int]:  # fmt: skip
+               shallow_text: Any, offset: int, own: int) -> tuple[int, int]:  # fmt: skip
         """What only some elements have; returns (the link it opens or -1, the enclosing
-        link for its children)."""
-        offset = self.lengths[False]
+        link for its children). `offset`: the length of the new-text rendering so far;
+        `own`: that of the element's own buffer (new or quoted)."""
         # The order within each list is the order the facts are met in (tests hold it).
         if facts.alignments:
             self.alignments += facts.alignments
@@ -233,7 +280,7 @@ class Walk:
             # The anchor's text is read off the rendered buffer when the walk leaves it: linear
             # even for 50,000 nested anchors, where text_content() per anchor is quadratic.
             self.links.append(
-                LinkDraft(facts.href, quoted, hidden, offset, self.lengths[quoted],
+                LinkDraft(facts.href, quoted, hidden, offset, own,
                           context=shallow_text(el.getparent()))
             )  # fmt: skip
             link = opened = len(self.links) - 1
@@ -277,6 +324,7 @@ class ElementFacts:
     href: str | None  # an anchor's link
     image: tuple[str, str | None, Length | None, Length | None] | None  # src, alt, width, height
     special: bool = False  # any of the above but styles, quote, hidden, block and skip
+    flags: int = 0  # quote, hidden, skip, block, br, special, styles as bits, for the C loop
 
 
 def _remember(key: tuple[Any, tuple[tuple[str, str], ...]], tag: Any, items: Any) -> ElementFacts:
@@ -290,7 +338,7 @@ def _remember(key: tuple[Any, tuple[tuple[str, str], ...]], tag: Any, items: Any
 _ELEMENTS: dict[tuple[Any, tuple[tuple[str, str], ...]], ElementFacts] = {}
 
 
-def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
+def element_facts(tag: str, items: Sequence[tuple[str, str]]) -> ElementFacts:
     attrs = dict(items)
     decls: tuple[tuple[str, str], ...] = ()
     styles: list[StyleDecl] = []
@@ -334,10 +382,14 @@ def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
     special = bool(alignments or css_urls or late_images or active or heading or image) or (
         href is not None or tag == "style"
     )
+    quote = (bool(items) or tag == "blockquote") and is_quote_container(tag, attrs)
+    bits = ((FLAG_QUOTE, quote), (FLAG_HIDDEN, hidden), (FLAG_SKIP, tag in SKIP_TEXT_TAGS),
+            (FLAG_BLOCK, tag in BLOCK_TAGS), (FLAG_BR, tag == "br"), (FLAG_SPECIAL, special),
+            (FLAG_STYLES, bool(styles)))  # fmt: skip
     return ElementFacts(
         tag=tag,
         hidden=hidden,
-        quote=(bool(items) or tag == "blockquote") and is_quote_container(tag, attrs),
+        quote=quote,
         styles=tuple(styles),
         alignments=tuple(alignments),
         css_urls=css_urls,
@@ -349,10 +401,13 @@ def element_facts(tag: str, items: list[tuple[str, str]]) -> ElementFacts:
         href=href,
         image=image,
         special=special,
+        flags=sum(bit for bit, on in bits if on),
     )
 
 
-def _active_attributes(tag: str, attrs: dict[str, str], items: list[tuple[str, str]]) -> list[str]:
+def _active_attributes(
+    tag: str, attrs: dict[str, str], items: Sequence[tuple[str, str]]
+) -> list[str]:
     """Event handlers, script URLs, meta refresh."""
     found = []
     for attr, raw in items:

@@ -100,7 +100,7 @@ class Analysis:
     @cached_property
     def topics(self) -> frozenset[str]:
         """Every topic some sentence has: a rule whose topics are all missing returns early."""
-        return frozenset(t for s in self.sentences for t in s._by_topic)
+        return frozenset(m.topic for s in self.sentences for m in s.matches)
 
     @cached_property
     def _by_part(self) -> dict[int, list[Sentence]]:

@@ -22,9 +22,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from itertools import accumulate, compress
+from typing import NamedTuple, cast
 
-_WORD = re.compile(r"(?<!\w)\w+")
+try:  # the word loop in C (relay/_termscan.c); absent when built without a C compiler
+    from relay import _termscan
+
+    HAS_C_SCAN = True
+except ImportError:  # pragma: no cover - the Python loop below does the same
+    HAS_C_SCAN = False
+
+_WORD_SPLIT = re.compile(r"(\w+)")  # split() gives gap, word, gap, …: a word is maximal
 _SPECIAL = frozenset("?*-")
 
 
@@ -55,9 +63,12 @@ class Entry(NamedTuple):
     and one pattern for all the others."""
 
     candidates: tuple[Candidate, ...]
-    whole_words: bool
+    whole: tuple[Candidate, ...]  # those that are the word alone, in trial order
     follows: tuple[str, ...]
     any_other: re.Pattern[str] | None
+
+
+_NOTHING: tuple[()] = ()  # the memo's value for a word that starts no term: falsy
 
 
 @dataclass(frozen=True)
@@ -72,12 +83,16 @@ class Match:
 class TermIndex:
     """Every term of some topics, filed by the first letters of its first word."""
 
-    def __init__(self, entries: Iterable[tuple[str, str, str, str, bool, str]]) -> None:
+    def __init__(
+        self, entries: Iterable[tuple[str, str, str, str, bool, str]], compiled: bool = True
+    ) -> None:
         """entries: (topic, lang, first word (normalised), regex source without head, headed,
-        the literal start of the second word when it follows the first after blanks)."""
+        the literal start of the second word when it follows the first after blanks).
+        `compiled`: run the word loop in C when relay._termscan was built."""
+        self.compiled = compiled
         self.exact: dict[str, list[Candidate]] = {}  # plain first word -> its terms
         self.prefix: dict[str, list[Candidate]] = {}  # literal start of a first word -> terms
-        self._words: dict[str, Entry] = {}
+        self._words: dict[str, Entry | tuple[()]] = {}
         self._any: dict[tuple[Candidate, ...], re.Pattern[str]] = {}
         fallback: dict[tuple[str, str], list[str]] = {}
         for order, (topic, lang, first, source, headed, follow) in enumerate(entries):
@@ -107,7 +122,7 @@ class TermIndex:
             for (topic, lang), sources in fallback.items()
         )
 
-    def _candidates(self, word: str) -> Entry:
+    def _candidates(self, word: str) -> Entry | tuple[()]:
         """The terms that can start at this text word, in trial order, and cheap tests for
         the longer ones; memoised (words repeat within and across messages; the memo is
         bounded for text with endless new words).
@@ -135,38 +150,59 @@ class TermIndex:
         if len(self._words) > 200_000:
             self._words.clear()
             self._any.clear()
-        whole = any(c.whole_word for c in candidates)
-        result = self._words[word] = Entry(candidates, whole, follows, any_other)
+        whole = tuple(c for c in candidates if c.whole_word)
+        result = Entry(candidates, whole, follows, any_other) if candidates else _NOTHING
+        self._words[word] = result
         return result
 
     def scan(self, text: str, langs: dict[str, frozenset[str]] | None = None) -> list[Match]:
         """All matches in `text`, sorted by start. `langs` restricts a topic to those
         languages (plus "any") and lets its languages' matches overlap."""
         langs = langs or {}
-        found: list[Match] = []
+        if self.compiled and HAS_C_SCAN:
+            rows = _termscan.words(text, self._words, self._candidates, langs)
+        else:
+            rows = self._word_matches(text, langs)
+        found = [Match(*row) for row in rows]
+        for topic, lang, pattern in self.fallback:
+            wanted = langs.get(topic)
+            if wanted is not None and lang not in wanted and lang != "any":
+                continue
+            found += [Match(topic, lang, m.start(), m.end(), m.group(0).strip())
+                      for m in pattern.finditer(text)]  # fmt: skip
+        found.sort(key=lambda m: m.start)
+        return _drop_overlaps(found, langs)
+
+    def _word_matches(
+        self, text: str, langs: dict[str, frozenset[str]]
+    ) -> list[tuple[str, str, int, int, str]]:
+        """(topic, lang, start, end, text) of the terms that start at the text's words, in
+        the order they are found; relay/_termscan.c is the same loop in C."""
+        found: list[tuple[str, str, int, int, str]] = []
         busy: dict[tuple[str, str], int] = {}  # (topic, lang or "") -> end of its last match
-        words = self._words
-        tokens = list(_WORD.finditer(text))
-        for i, w in enumerate(tokens):
-            start, word = w.start(), w.group(0)
-            entry = words.get(word)
-            if entry is None:
-                entry = self._candidates(word)
-            longer = False
-            if entry.follows and i + 1 < len(tokens):
-                after = tokens[i + 1]
-                longer = text[w.end() : after.start()].isspace() and after.group(0).startswith(
-                    entry.follows
-                )
+        # Most words start no term. Splitting, offsets and the memo look-ups run in C over
+        # every word; the Python loop below only sees the words that start a term.
+        pieces = _WORD_SPLIT.split(text)  # gap, word, gap, word, ..., gap
+        tokens = pieces[1::2]
+        offsets = list(accumulate(map(len, pieces)))  # offsets[2k]: where word k starts
+        entries = list(map(self._words.get, tokens))
+        if None in entries:  # words not met before (the memo spans messages)
+            entries = [e if e is not None else self._candidates(w)
+                       for e, w in zip(entries, tokens, strict=True)]  # fmt: skip
+        last = len(tokens) - 1
+        for i in compress(range(len(tokens)), entries):  # _NOTHING is falsy
+            entry = cast(Entry, entries[i])
+            word, start = tokens[i], offsets[2 * i]
+            longer = bool(
+                entry.follows and i < last and pieces[2 * i + 2].isspace()
+                and tokens[i + 1].startswith(entry.follows)
+            )  # fmt: skip
             if not longer and entry.any_other is not None:
                 longer = entry.any_other.match(text, start) is not None
-            if not longer and not entry.whole_words:
-                continue
+            candidates = entry.candidates if longer else entry.whole
             # Per (topic, language), the first term in trial order that matches here wins.
             best: dict[tuple[str, str], tuple[Candidate, int, str]] = {}
-            for c in entry.candidates:
-                if not (c.whole_word or longer):
-                    continue
+            for c in candidates:
                 wanted = langs.get(c.topic)
                 if wanted is not None and c.lang not in wanted and c.lang != "any":
                     continue
@@ -178,16 +214,9 @@ class TermIndex:
                 elif (m := c.pattern.match(text, start)) is not None:
                     best[key] = (c, m.end(), m.group(0).strip())
             for key, (c, end, matched) in best.items():
-                found.append(Match(c.topic, c.lang, start, end, matched))
+                found.append((c.topic, c.lang, start, end, matched))
                 busy[key] = end if end > start else start + 1
-        for topic, lang, pattern in self.fallback:
-            wanted = langs.get(topic)
-            if wanted is not None and lang not in wanted and lang != "any":
-                continue
-            found += [Match(topic, lang, m.start(), m.end(), m.group(0).strip())
-                      for m in pattern.finditer(text)]  # fmt: skip
-        found.sort(key=lambda m: m.start)
-        return _drop_overlaps(found, langs)
+        return found
 
 
 def _drop_overlaps(found: list[Match], langs: dict[str, frozenset[str]]) -> list[Match]:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruletools import lexicon
 
-from relay.policy.termindex import Match
+from relay.policy.termindex import Match, TermIndex
 from relay.policy.text import normalize
 
 
@@ -69,13 +69,20 @@ filters = st.sampled_from([{}, {"sensitive": frozenset({"de", "any"})},
                            {"review_noun": frozenset({"en"}), "filler": frozenset({"fr"})}])  # fmt: skip
 
 
+@cache
+def python_index() -> TermIndex:
+    """Every topic, its word loop in Python (the build without relay/_termscan.c)."""
+    return TermIndex(entries(), compiled=False)
+
+
 @settings(max_examples=200, deadline=None)
-@given(texts, filters)
+@given(texts, filters, st.booleans())
 def test_index_equals_one_alternation_per_topic(
-    text: str, langs: dict[str, frozenset[str]]
+    text: str, langs: dict[str, frozenset[str]], compiled: bool
 ) -> None:
-    """Same matches (topic, language, span, text) as the per-topic alternations."""
-    index = lexicon().index_for(t.name for t in lexicon().topics)
+    """Same matches (topic, language, span, text) as the per-topic alternations, with the
+    word loop in C and in Python."""
+    index = lexicon().index_for(t.name for t in lexicon().topics) if compiled else python_index()
     actual = sorted(index.scan(text, langs), key=lambda m: (m.start, m.topic, m.lang))
     assert reference_scan(text, langs) == actual
 

@@ -1,0 +1,252 @@
+/* The word loop of relay.policy.termindex.TermIndex.scan, in C.
+ *
+ * The lexicon scan visits every word of the sender's text, looks it up in the index's memo
+ * and, for the few words that start a term, tries those terms. In Python the loop costs
+ * about 1 us a word (10% of a message's inspection); here the words, the look-ups and the
+ * bookkeeping cost a few nanoseconds each, and Python runs only the regular expressions of
+ * the terms that can match and, once per new word, the index's `_candidates`.
+ *
+ * words(text, memo, compute, langs) -> [(topic, lang, start, end, matched), ...]
+ *   text: str; memo: dict word -> entry; compute(word) -> entry for a word not in memo;
+ *   langs: dict topic -> frozenset of languages. An entry is falsy (no term starts with
+ *   the word) or a tuple (candidates, whole, follows, any_other) as termindex.Entry; a
+ *   candidate has the attributes topic, lang, pattern and whole_word of
+ *   termindex.Candidate. The result is what the Python loop appends to `found`, in the
+ *   same order (tests/unit/test_termindex.py runs both against one reference).
+ *
+ * Words are maximal runs of characters that are alphanumeric or "_" (re's \w on str); the
+ * text between two words "is space" as str.isspace says.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdlib.h>
+
+static PyObject *s_topic, *s_lang, *s_pattern, *s_whole_word, *s_match, *s_end, *s_group,
+    *s_strip, *s_any, *s_empty;
+
+static inline int is_word(Py_UCS4 ch) { return Py_UNICODE_ISALNUM(ch) || ch == '_'; }
+
+/* Whether text[start:end] is all whitespace (and not empty). */
+static int all_space(int kind, const void *data, Py_ssize_t start, Py_ssize_t end) {
+    if (start >= end) return 0;
+    for (Py_ssize_t i = start; i < end; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) return 0;
+    return 1;
+}
+
+/* Whether the word text[start:end] starts with one of `follows` (a tuple of str). */
+static int starts_with_any(PyObject *text, Py_ssize_t start, Py_ssize_t end, PyObject *follows) {
+    Py_ssize_t n = PyTuple_GET_SIZE(follows);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t hit = PyUnicode_Tailmatch(text, PyTuple_GET_ITEM(follows, i), start, end, -1);
+        if (hit != 0) return (int)hit; /* 1, or -1 with an exception set */
+    }
+    return 0;
+}
+
+/* pattern.match(text, start): a new reference (Py_None when it does not match) or NULL. */
+static PyObject *match_at(PyObject *pattern, PyObject *text, Py_ssize_t start) {
+    PyObject *pos = PyLong_FromSsize_t(start);
+    if (!pos) return NULL;
+    PyObject *m = PyObject_CallMethodObjArgs(pattern, s_match, text, pos, NULL);
+    Py_DECREF(pos);
+    return m;
+}
+
+/* Try the candidates of one word starting at `start`; adds what wins to `found`, `busy`. */
+static int try_word(PyObject *text, PyObject *word, Py_ssize_t start, PyObject *cands,
+                    PyObject *langs, PyObject *busy, PyObject *found) {
+    PyObject *best = PyDict_New(); /* (topic, lang or "") -> (candidate, end, matched) */
+    if (!best) return -1;
+    int rc = -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(cands);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *c = PyTuple_GET_ITEM(cands, i);
+        PyObject *topic = NULL, *lang = NULL, *key = NULL, *flag = NULL, *hit = NULL;
+        int ok = 0;
+        if (!(topic = PyObject_GetAttr(c, s_topic)) || !(lang = PyObject_GetAttr(c, s_lang)))
+            goto next;
+        PyObject *wanted = PyDict_GetItemWithError(langs, topic); /* borrowed */
+        if (!wanted && PyErr_Occurred()) goto next;
+        if (wanted) {
+            int in = PySequence_Contains(wanted, lang);
+            if (in < 0) goto next;
+            if (!in) {
+                int any = PyUnicode_Compare(lang, s_any);
+                if (any == -1 && PyErr_Occurred()) goto next;
+                if (any != 0) { ok = 1; goto next; }
+            }
+        }
+        if (!(key = PyTuple_Pack(2, topic, wanted ? lang : s_empty))) goto next;
+        int seen = PyDict_Contains(best, key);
+        if (seen < 0) goto next;
+        if (seen) { ok = 1; goto next; }
+        PyObject *last = PyDict_GetItemWithError(busy, key); /* borrowed */
+        if (!last && PyErr_Occurred()) goto next;
+        if (last) {
+            Py_ssize_t until = PyLong_AsSsize_t(last);
+            if (until == -1 && PyErr_Occurred()) goto next;
+            if (until > start) { ok = 1; goto next; }
+        }
+        if (!(flag = PyObject_GetAttr(c, s_whole_word))) goto next;
+        int whole = PyObject_IsTrue(flag);
+        if (whole < 0) goto next;
+        if (whole) {
+            hit = Py_BuildValue("(OnO)", c, start + PyUnicode_GET_LENGTH(word), word);
+        } else {
+            PyObject *pattern = PyObject_GetAttr(c, s_pattern);
+            if (!pattern) goto next;
+            PyObject *m = match_at(pattern, text, start);
+            Py_DECREF(pattern);
+            if (!m) goto next;
+            if (m != Py_None) {
+                PyObject *end = PyObject_CallMethodNoArgs(m, s_end);
+                PyObject *zero = PyLong_FromLong(0);
+                PyObject *group = zero ? PyObject_CallMethodOneArg(m, s_group, zero) : NULL;
+                PyObject *matched = group ? PyObject_CallMethodNoArgs(group, s_strip) : NULL;
+                if (end && matched) hit = PyTuple_Pack(3, c, end, matched);
+                Py_XDECREF(end);
+                Py_XDECREF(zero);
+                Py_XDECREF(group);
+                Py_XDECREF(matched);
+                if (!hit) { Py_DECREF(m); goto next; }
+            }
+            Py_DECREF(m);
+        }
+        if (hit && PyDict_SetItem(best, key, hit) < 0) goto next;
+        ok = 1;
+    next:
+        Py_XDECREF(topic);
+        Py_XDECREF(lang);
+        Py_XDECREF(key);
+        Py_XDECREF(flag);
+        Py_XDECREF(hit);
+        if (!ok) goto done;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(best, &pos, &key, &value)) { /* insertion order, as in Python */
+        PyObject *c = PyTuple_GET_ITEM(value, 0), *end = PyTuple_GET_ITEM(value, 1);
+        Py_ssize_t stop = PyLong_AsSsize_t(end);
+        if (stop == -1 && PyErr_Occurred()) goto done;
+        PyObject *topic = PyObject_GetAttr(c, s_topic);
+        PyObject *lang = topic ? PyObject_GetAttr(c, s_lang) : NULL;
+        PyObject *row = lang ? Py_BuildValue("(OOnOO)", topic, lang, start, end,
+                                             PyTuple_GET_ITEM(value, 2))
+                             : NULL;
+        Py_XDECREF(topic);
+        Py_XDECREF(lang);
+        if (!row) goto done;
+        int added = PyList_Append(found, row);
+        Py_DECREF(row);
+        if (added < 0) goto done;
+        PyObject *until = PyLong_FromSsize_t(stop > start ? stop : start + 1);
+        if (!until) goto done;
+        int set = PyDict_SetItem(busy, key, until);
+        Py_DECREF(until);
+        if (set < 0) goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(best);
+    return rc;
+}
+
+static PyObject *words(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text, *memo, *compute, *langs;
+    if (!PyArg_ParseTuple(args, "UO!OO!", &text, &PyDict_Type, &memo, &compute, &PyDict_Type,
+                          &langs))
+        return NULL;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* Word spans first: a word's test looks at the next word. */
+    Py_ssize_t *spans = (Py_ssize_t *)malloc(sizeof(Py_ssize_t) * (n + 2));
+    if (!spans) return PyErr_NoMemory();
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (!is_word(PyUnicode_READ(kind, data, i))) { i++; continue; }
+        Py_ssize_t j = i + 1;
+        while (j < n && is_word(PyUnicode_READ(kind, data, j))) j++;
+        spans[2 * count] = i;
+        spans[2 * count + 1] = j;
+        count++;
+        i = j;
+    }
+    PyObject *found = PyList_New(0), *busy = PyDict_New();
+    PyObject *word = NULL, *entry = NULL;
+    if (!found || !busy) goto fail;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t start = spans[2 * k], stop = spans[2 * k + 1];
+        if (!(word = PyUnicode_Substring(text, start, stop))) goto fail;
+        entry = PyDict_GetItemWithError(memo, word);
+        if (entry) {
+            Py_INCREF(entry);
+        } else {
+            if (PyErr_Occurred() || !(entry = PyObject_CallOneArg(compute, word))) goto fail;
+        }
+        int truth = PyObject_IsTrue(entry);
+        if (truth < 0) goto fail;
+        if (truth) {
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 4) {
+                PyErr_SetString(PyExc_TypeError, "an index entry is a 4-tuple");
+                goto fail;
+            }
+            PyObject *cands = PyTuple_GET_ITEM(entry, 0), *whole = PyTuple_GET_ITEM(entry, 1);
+            PyObject *follows = PyTuple_GET_ITEM(entry, 2), *any = PyTuple_GET_ITEM(entry, 3);
+            if (!PyTuple_Check(cands) || !PyTuple_Check(whole) || !PyTuple_Check(follows)) {
+                PyErr_SetString(PyExc_TypeError, "an index entry holds tuples");
+                goto fail;
+            }
+            int longer = 0;
+            if (PyTuple_GET_SIZE(follows) && k + 1 < count &&
+                all_space(kind, data, stop, spans[2 * k + 2])) {
+                longer = starts_with_any(text, spans[2 * k + 2], spans[2 * k + 3], follows);
+                if (longer < 0) goto fail;
+            }
+            if (!longer && any != Py_None) {
+                PyObject *m = match_at(any, text, start);
+                if (!m) goto fail;
+                longer = m != Py_None;
+                Py_DECREF(m);
+            }
+            if (try_word(text, word, start, longer ? cands : whole, langs, busy, found) < 0)
+                goto fail;
+        }
+        Py_CLEAR(entry);
+        Py_CLEAR(word);
+    }
+    free(spans);
+    Py_DECREF(busy);
+    return found;
+fail:
+    free(spans);
+    Py_XDECREF(entry);
+    Py_XDECREF(word);
+    Py_XDECREF(found);
+    Py_XDECREF(busy);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"words", words, METH_VARARGS,
+     "words(text, memo, compute, langs) -> [(topic, lang, start, end, matched)]: the matches "
+     "of the terms that start at the words of text"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_termscan", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__termscan(void) {
+    struct { PyObject **slot; const char *name; } names[] = {
+        {&s_topic, "topic"}, {&s_lang, "lang"}, {&s_pattern, "pattern"},
+        {&s_whole_word, "whole_word"}, {&s_match, "match"}, {&s_end, "end"},
+        {&s_group, "group"}, {&s_strip, "strip"}, {&s_any, "any"}, {&s_empty, ""},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!(*names[i].slot = PyUnicode_InternFromString(names[i].name))) return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,83 @@
+"""The C loops (relay/_htmlwalk.c, relay/_termscan.c) find what their Python loops find.
+
+Both are optional builds: without a C compiler the package installs without them and the
+Python loops run. So each C loop is held equal to its Python twin on inputs the golden
+tests do not cover, and its way out (a tree it cannot read, a missing module) is checked
+to leave the Python loop in charge with nothing collected twice.
+"""
+
+from __future__ import annotations
+
+import lxml.etree
+import pytest
+from htmlgen import document
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import relay.htmlwalk
+from relay import _htmlwalk
+from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
+from relay.htmlwalk import Walk
+
+FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
+
+
+def walked(root: object, compiled: bool) -> dict[str, object]:
+    walk = Walk(2)
+    if not (compiled and walk.run_compiled(root, shallow_text)):
+        walk.run(root, shallow_text)
+    facts = {name: getattr(walk, name) for name in FIELDS}
+    facts["text"] = ("".join(walk.buffers[False]), "".join(walk.buffers[True]))
+    return facts
+
+
+def parse(source: str) -> object:
+    """The tree scan_html walks (None for a document with nothing in it)."""
+    return _parse(source, lxml.etree.HTMLParser(**_PARSER_OPTIONS))[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=10_000, max_value=10**9), st.sampled_from([20, 80, 200]))
+def test_c_walk_collects_what_the_python_walk_collects(seed: int, pieces: int) -> None:
+    """Links, images, styles, text, counts: equal, types included (a 1 is not a True)."""
+    root = parse(document(seed, pieces))
+    if root is None:
+        return
+    python, compiled = walked(root, False), walked(root, True)
+    assert repr(python) == repr(compiled)
+
+
+def test_quoted_links_and_images_keep_their_offsets() -> None:
+    """A link inside a quote container, an image inside it, a comment: offsets and ends."""
+    source = (
+        '<div>Hallo<br><a href="https://a.example/x">neu <b>fett</b></a><!-- c -->nach'
+        '<div class="gmail_quote">alt <a href="https://b.example/y"><img src="p.gif" '
+        'width="1"></a> Ende</div>Schluss</div>'
+    )
+    python, compiled = walked(parse(source), False), walked(parse(source), True)
+    assert repr(python) == repr(compiled)
+    # The tail of a quote container belongs to it (as in the Python walk); _tidy squeezes.
+    assert ("Hallo\nneu fettnach\n", "alt  Ende\nSchluss") == compiled["text"]
+    links = compiled["links"]
+    assert isinstance(links, list)
+    assert [("https://a.example/x", False), ("https://b.example/y", True)] == [
+        (link.url, link.quoted) for link in links
+    ]
+
+
+def test_a_tree_the_c_loop_cannot_read_is_left_to_python() -> None:
+    """Namespaced elements (never made by the HTML parser) make the C loop step aside: it
+    returns None, Walk.run_compiled reports False and keeps nothing it collected."""
+    root = lxml.etree.fromstring('<html xmlns="urn:x"><body><a href="u">t</a></body></html>')
+    assert _htmlwalk.walk(root, {}, relay.htmlwalk._remember, lambda *a: (-1, -1), []) is None
+    walk = Walk(0)
+    assert (False, [], [], 0) == (walk.run_compiled(root, shallow_text), walk.links,
+                                  walk.styles, walk.elements)  # fmt: skip
+
+
+def test_without_the_c_module_the_python_walk_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build without a C compiler: run_compiled declines and scan_html still scans."""
+    monkeypatch.setattr(relay.htmlwalk, "HAS_C_WALK", False)
+    assert not Walk(0).run_compiled(parse("<p>x</p>"), shallow_text)
+    source = '<p>Guten Tag <a href="https://a.example/">hier</a></p>'
+    assert scan_html(source, compiled=False) == scan_html(source)
