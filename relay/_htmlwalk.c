@@ -7,9 +7,10 @@
  * memoised) and handles the few elements that are links, images, <style> blocks or active
  * content (Walk._enter), so all the rules about HTML stay in one place.
  *
- * walk(root, memo, remember, enter, styles)
+ * walk(root, memo, raw_memo, remember, enter, styles)
  *   root: an lxml.etree element; memo: dict (tag, ((name, value), ...)) -> facts;
- *   remember(key, tag, items) -> facts, for keys not in memo; enter(index, facts, quoted,
+ *   raw_memo: dict, this loop's own memo (bytes keys, bounded); remember(key, tag, items)
+ *   -> facts, for keys not in memo; enter(index, facts, quoted,
  *   hidden, link, new_offset, own_offset) -> (opened, link) for elements whose facts.flags
  *   has SPECIAL (index: the element's position in root.iter()); styles: a list that every
  *   element's facts.styles is appended to.
@@ -59,6 +60,7 @@ typedef struct {
 enum { ELEMENT = 1, ATTRIBUTE = 2, TEXT = 3, CDATA = 4, PI = 7, COMMENT = 8,
        XINCLUDE_START = 19, XINCLUDE_END = 20 };
 /* facts.flags, as relay.htmlwalk.ElementFacts computes them */
+enum { RAW_MEMO_LIMIT = 4096 }; /* distinct raw keys kept, as htmlwalk's memo */
 enum { QUOTE = 1, HIDDEN = 2, SKIP = 4, BLOCK = 8, BR = 16, SPECIAL = 32, STYLES = 64 };
 
 static PyObject *s_flags, *s_styles;
@@ -87,7 +89,7 @@ typedef struct {
     Py_UCS4 *piece;
     Py_ssize_t piece_cap;
     Py_ssize_t elements, depth, index;
-    PyObject *memo, *remember, *enter, *styles, *ends;
+    PyObject *memo, *raw_memo, *remember, *enter, *styles, *ends;
     int unreadable; /* the tree holds what this loop does not read */
 } walker;
 
@@ -235,17 +237,76 @@ fail:
     return NULL;
 }
 
+/* The element's tag and attributes as one bytes object, NUL-separated (libxml2's strings
+ * hold no NUL): a key that costs one copy and one hash, where the (tag, items) key costs a
+ * str per name and value. NULL with no error set for what element_key would not read. */
+static PyObject *raw_key(xnode *node) {
+    if (node->ns || !node->name) return NULL;
+    size_t size = strlen((const char *)node->name) + 1;
+    for (xattr *a = node->properties; a; a = a->next) {
+        if (a->type != ATTRIBUTE) continue;
+        xnode *v = a->children;
+        if (a->ns || !a->name || (v && (v->next || (v->type != TEXT && v->type != CDATA))))
+            return NULL;
+        size += strlen((const char *)a->name) + 1;
+        if (v && v->content) size += strlen((const char *)v->content);
+        size += 1;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!key) return NULL;
+    char *out = PyBytes_AS_STRING(key);
+    size_t n = strlen((const char *)node->name);
+    memcpy(out, node->name, n);
+    out += n;
+    *out++ = 0;
+    for (xattr *a = node->properties; a; a = a->next) {
+        if (a->type != ATTRIBUTE) continue;
+        n = strlen((const char *)a->name);
+        memcpy(out, a->name, n);
+        out += n;
+        *out++ = 0;
+        if (a->children && a->children->content) {
+            n = strlen((const char *)a->children->content);
+            memcpy(out, a->children->content, n);
+            out += n;
+        }
+        *out++ = 0;
+    }
+    return key;
+}
+
+/* The facts of an element: from the raw-key memo, else from (tag, items) as Python keys
+ * them (remembered under both). A new reference; NULL with no error set: unreadable. */
+static PyObject *facts_of(walker *w, xnode *node) {
+    PyObject *raw = raw_key(node);
+    if (!raw) return NULL;
+    PyObject *facts = PyDict_GetItemWithError(w->raw_memo, raw);
+    if (facts) {
+        Py_DECREF(raw);
+        return Py_NewRef(facts);
+    }
+    PyObject *tag = NULL, *items = NULL;
+    PyObject *key = PyErr_Occurred() ? NULL : element_key(node, &tag, &items);
+    if (key) {
+        facts = PyDict_GetItemWithError(w->memo, key);
+        if (facts) Py_INCREF(facts);
+        else if (!PyErr_Occurred())
+            facts = PyObject_CallFunctionObjArgs(w->remember, key, tag, items, NULL);
+        if (facts && PyDict_GET_SIZE(w->raw_memo) >= RAW_MEMO_LIMIT) PyDict_Clear(w->raw_memo);
+        if (facts && PyDict_SetItem(w->raw_memo, raw, facts) < 0) Py_CLEAR(facts);
+    }
+    Py_DECREF(raw);
+    Py_XDECREF(key);
+    Py_XDECREF(tag);
+    Py_XDECREF(items);
+    return facts;
+}
+
 /* The start of an element: Walk.run's "start" branch. 0, -1 (error), 1 (unreadable). */
 static int start(walker *w, xnode *node, context *ctx, frame *f) {
-    PyObject *tag = NULL, *items = NULL, *facts = NULL, *flag = NULL;
+    PyObject *facts = NULL, *flag = NULL;
     int rc = -1;
-    PyObject *key = element_key(node, &tag, &items);
-    if (!key) return PyErr_Occurred() ? -1 : 1;
-    facts = PyDict_GetItemWithError(w->memo, key);
-    if (facts) Py_INCREF(facts);
-    else if (PyErr_Occurred() ||
-             !(facts = PyObject_CallFunctionObjArgs(w->remember, key, tag, items, NULL)))
-        goto done;
+    if (!(facts = facts_of(w, node))) return PyErr_Occurred() ? -1 : 1;
     if (!(flag = PyObject_GetAttr(facts, s_flags))) goto done;
     long flags = PyLong_AsLong(flag);
     if (flags == -1 && PyErr_Occurred()) goto done;
@@ -286,9 +347,6 @@ static int start(walker *w, xnode *node, context *ctx, frame *f) {
     ctx->link = link;
     rc = skip ? 0 : text_from(w, node->children, quoted);
 done:
-    Py_DECREF(key);
-    Py_XDECREF(tag);
-    Py_XDECREF(items);
     Py_XDECREF(facts);
     Py_XDECREF(flag);
     return rc;
@@ -361,8 +419,9 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     PyObject *root;
     walker w;
     memset(&w, 0, sizeof(w));
-    if (!PyArg_ParseTuple(args, "O!O!OOO!", element_type, &root, &PyDict_Type, &w.memo,
-                          &w.remember, &w.enter, &PyList_Type, &w.styles))
+    if (!PyArg_ParseTuple(args, "O!O!O!OOO!", element_type, &root, &PyDict_Type, &w.memo,
+                          &PyDict_Type, &w.raw_memo, &w.remember, &w.enter, &PyList_Type,
+                          &w.styles))
         return NULL;
     xnode *node = ((lxml_element *)root)->node;
     if (!node || node->type != ELEMENT) Py_RETURN_NONE;
@@ -392,8 +451,8 @@ static PyObject *walk(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
-     "walk(root, memo, remember, enter, styles) -> (new_text, quoted_text, elements, depth, "
-     "link_ends) or None: relay.htmlwalk.Walk.run over libxml2's nodes"},
+     "walk(root, memo, raw_memo, remember, enter, styles) -> (new_text, quoted_text, "
+     "elements, depth, link_ends) or None: relay.htmlwalk.Walk.run over libxml2's nodes"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,6 +5,7 @@ from typing import Any
 def walk(
     root: Any,
     memo: dict[Any, Any],
+    raw_memo: dict[bytes, Any],
     remember: Callable[..., Any],
     enter: Callable[..., tuple[int, int]],
     styles: list[Any],

@@ -245,7 +245,7 @@ class Walk:
                                offset, own)  # fmt: skip
 
         # Element styles are appended in C, <style> blocks' by _enter: one list keeps the order.
-        done = _htmlwalk.walk(root, _ELEMENTS, _remember, enter, self.styles)
+        done = _htmlwalk.walk(root, _ELEMENTS, _RAW_ELEMENTS, _remember, enter, self.styles)
         if done is None:  # what was collected up to the unreadable node is dropped
             self.links, self.images, self.active, self.styles = [], [], [], []
             self.alignments, self.headings = [], []
@@ -336,6 +336,7 @@ def _remember(key: tuple[Any, tuple[tuple[str, str], ...]], tag: Any, items: Any
 
 
 _ELEMENTS: dict[tuple[Any, tuple[tuple[str, str], ...]], ElementFacts] = {}
+_RAW_ELEMENTS: dict[bytes, ElementFacts] = {}  # the C loop's: libxml2's bytes as the key
 
 
 def element_facts(tag: str, items: Sequence[tuple[str, str]]) -> ElementFacts:
