@@ -16,6 +16,13 @@ import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
+try:  # the line marks in one C pass; absent when built without a C compiler
+    from relay import _linemarks
+
+    HAS_C_MARKS = True
+except ImportError:  # pragma: no cover - _marked_lines searches in Python instead
+    HAS_C_MARKS = False
+
 # "Not after a digit or dash" is checked by a lookbehind at the end of the match, not at its
 # start: a pattern that begins with a digit is searched digit by digit (twice as fast).
 ORDER_ID = re.compile(r"(\d{3}-\d{7}-\d{7})(?<![\d-]\d{3}-\d{7}-\d{7})(?![\d-])")
@@ -79,11 +86,14 @@ def _lines_holding(text: bytes, starts: list[int], needles: tuple[bytes, ...]) -
     return found
 
 
-def _marked_lines(lines: list[str]) -> tuple[set[int], set[int]]:
+def _marked_lines(lines: list[str], compiled: bool = True) -> tuple[set[int], set[int]]:
     """(lines holding an attribution word, lines holding "--", "__" or ":").
 
-    Searched in the lines' UTF-8 bytes, lower-cased: the needles are ASCII, bytes.lower and
-    bytes.find are several times cheaper than on a str with a character past Latin-1."""
+    One pass in C (relay/_linemarks.c) where built. Else searched in the lines' UTF-8
+    bytes, lower-cased: the needles are ASCII, bytes.lower and bytes.find are several times
+    cheaper than on a str with a character past Latin-1."""
+    if compiled and HAS_C_MARKS:
+        return _linemarks.marks(lines)
     data = "\n".join(lines).encode("utf-8", "surrogatepass")
     # The three letters' UTF-8 forms start with byte C4 or C5 (U+0100-U+017F), which a
     # one-byte search rules out at memory speed in most text (each replace is a slower pass).

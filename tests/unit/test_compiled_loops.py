@@ -1,4 +1,5 @@
-"""The C loops (relay/_htmlwalk.c, relay/_termscan.c) find what their Python loops find.
+"""The C loops (relay/_htmlwalk.c, _termscan.c, _linemarks.c) find what their Python twins
+find.
 
 Both are optional builds: without a C compiler the package installs without them and the
 Python loops run. So each C loop is held equal to its Python twin on inputs the golden
@@ -18,6 +19,7 @@ import relay.htmlwalk
 from relay import _htmlwalk
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
+from relay.textscan import _marked_lines
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
 
@@ -81,3 +83,24 @@ def test_without_the_c_module_the_python_walk_runs(monkeypatch: pytest.MonkeyPat
     assert not Walk(0).run_compiled(parse("<p>x</p>"), shallow_text)
     source = '<p>Guten Tag <a href="https://a.example/">hier</a></p>'
     assert scan_html(source, compiled=False) == scan_html(source)
+
+
+LINE_PIECES = ["wrote", "WROTE", "Schr", "SCHRIEB", "cri", "crİ", "crı", "ſchr", "scHr", "wro",
+               "te", ":", "-", "--", "_", "__", "–", "ä", "é", " ", "x", "\u0130", "\u0131",
+               "\u017f", "\U0001f600", "\ud800"]  # fmt: skip
+lines_of_pieces = st.lists(st.lists(st.sampled_from(LINE_PIECES), max_size=8).map("".join),
+                           max_size=12)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines_of_pieces)
+def test_c_line_marks_equal_the_byte_search(lines: list[str]) -> None:
+    """Attribution words (case- and İ/ı/ſ-folded), ':' and doubled '-' or '_': the same
+    lines as the byte search, across line ends, wide characters and lone surrogates."""
+    assert _marked_lines(lines, compiled=False) == _marked_lines(lines)
+
+
+def test_c_line_marks_on_a_reply() -> None:
+    """A German attribution, an Outlook separator and a header line are marked."""
+    lines = ["Hallo,", "danke.", "Am Mo. schrieb Eva:", "-----Original Message-----", "x y"]
+    assert ({2}, {2, 3}) == _marked_lines(lines)
