@@ -232,6 +232,12 @@ class RelaySMTP(SMTP):
         return self.envelope is None or not self.envelope.mail_from
 
     async def push(self, status: Any) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            # The client is gone (its reply was due as the connection went): nobody to
+            # answer. Writing would raise (uvloop: RuntimeError on the closed handle;
+            # asyncio: ConnectionResetError from drain) and end up as a task error.
+            return
         if isinstance(status, str):
             status = _REWORD.get(status, status)
         await super().push(status)

@@ -70,6 +70,16 @@ class RelayProcess:
     def log(self) -> str:
         return (self.workdir / "relay.log").read_text()
 
+    def log_holding(self, needle: str, count: int = 1, seconds: float = 10.0) -> str:
+        """The log once it holds `needle` `count` times (or at the deadline): the relay's
+        writer thread puts a line in the file a moment after the SMTP reply went out."""
+        deadline = time.monotonic() + seconds
+        text = self.log
+        while text.count(needle) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            text = self.log
+        return text
+
 
 def start_relay_process(workdir: Path, upstream_port: int, extra: str = "") -> RelayProcess:
     port = free_port()

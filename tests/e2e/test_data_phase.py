@@ -108,3 +108,26 @@ async def test_lost_connection_mid_data_frees_the_session(
     assert 250 == (await other.reply()).code
     await other.close()
     assert 1 == len(sink.messages)
+
+
+async def test_a_reply_to_a_client_that_is_gone_is_dropped(
+    tmp_path: Path, sink: Sink, start_relay
+) -> None:
+    """The client's connection is lost just as the relay answers (the forward done, the
+    reply due): the reply is dropped quietly instead of raising from a closed transport
+    (uvloop raises RuntimeError, asyncio's drain ConnectionResetError), and the relay
+    serves the next client."""
+    relay = await start_relay(make_config(tmp_path, sink.port))
+    client, _ = await RawSMTP.connect(relay.port)
+    await client.command("EHLO gone.test")
+    session = next(iter(relay.handler.sessions))
+    session.transport.abort()
+    await asyncio.sleep(0.05)  # the loop closes the socket and calls connection_lost
+    await session.push("250 2.0.0 Ok: queued")
+    await client.close()
+    other, _ = await RawSMTP.connect(relay.port)
+    await _envelope(other)
+    await other.command("DATA")
+    await other.send(stuffed(build()))
+    assert (250, 1) == ((await other.reply()).code, len(sink.messages))
+    await other.close()

@@ -57,9 +57,8 @@ def test_smtp_source_sessions_through_relay(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert len(smtp_sink.wait_for(40)) == 40
-    actions = [
-        json.loads(line)["action"] for line in relay_process.log.splitlines() if '"message"' in line
-    ]
+    log = relay_process.log_holding('"event": "message"', 40)
+    actions = [json.loads(line)["action"] for line in log.splitlines() if '"message"' in line]
     assert actions == ["deliver"] * 40
 
 
