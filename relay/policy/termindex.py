@@ -71,8 +71,10 @@ class Entry(NamedTuple):
 _NOTHING: tuple[()] = ()  # the memo's value for a word that starts no term: falsy
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """One term found: a tuple, made a few dozen times a message (a frozen dataclass costs
+    twice as much to build)."""
+
     topic: str
     lang: str
     start: int
@@ -163,7 +165,7 @@ class TermIndex:
             rows = _termscan.words(text, self._words, self._candidates, langs)
         else:
             rows = self._word_matches(text, langs)
-        found = [Match(*row) for row in rows]
+        found = list(map(Match._make, rows))
         for topic, lang, pattern in self.fallback:
             wanted = langs.get(topic)
             if wanted is not None and lang not in wanted and lang != "any":

@@ -6,7 +6,7 @@ rule's non-ASCII prefilter against every code point and its emoticon start posit
 EMOTICON over every character; order ids found from their hyphen, URLs by line and sentences
 split line by line against the one-pattern forms; normalize's byte table and replace per mark
 against the per-character recipe; relay.limits' line-start walk against the multiline `^--`
-pattern.
+pattern; the phone rule's digit count against the digit pattern.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from relay.limits import _dash_lines
 from relay.policy import analysis
 from relay.policy import text as text_module
 from relay.policy.style import EMOJI, EMOJI_PART, EMOTICON, _emoji_in
+from relay.policy.wording import digit_count
 from relay.textscan import (
     ORDER_ID,
     URL,
@@ -195,3 +196,11 @@ def test_latin1_table_equals_the_recipe_for_every_latin1_character() -> None:
 def test_normalize_all_equals_normalize_of_each(texts: list[str]) -> None:
     """One pass over the joined texts splits back into each text's normalisation."""
     assert [text_module.normalize(t) for t in texts] == text_module.normalize_all(texts)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("0123456789 x-\u0663\u0967\uff11\u00b2"), max_size=60))
+def test_digit_count_equals_the_digit_pattern(text: str) -> None:
+    """ASCII text counted by str.count, other text by the pattern: both as re's \\d counts
+    (Arabic-Indic, Devanagari and full-width digits count, a superscript two does not)."""
+    assert len(re.findall(r"\d", text)) == digit_count(text)
