@@ -64,7 +64,7 @@ enum { RAW_MEMO_LIMIT = 4096 }; /* distinct raw keys kept, as htmlwalk's memo */
 enum { QUOTE = 1, HIDDEN = 2, SKIP = 4, BLOCK = 8, BR = 16, SPECIAL = 32, STYLES = 64 };
 
 static PyObject *s_flags, *s_styles;
-static PyTypeObject *element_type;
+static PyTypeObject *element_type, *document_type;
 
 typedef struct {
     Py_UCS4 *data;
@@ -423,7 +423,11 @@ static PyObject *walk(PyObject *self, PyObject *args) {
                           &PyDict_Type, &w.raw_memo, &w.remember, &w.enter, &PyList_Type,
                           &w.styles))
         return NULL;
-    xnode *node = ((lxml_element *)root)->node;
+    /* A guard on the mirrored layout: an lxml whose _Element changed shape would not hold
+     * its _Document right after the object header. */
+    lxml_element *element = (lxml_element *)root;
+    if (!element->doc || Py_TYPE(element->doc) != document_type) Py_RETURN_NONE;
+    xnode *node = element->node;
     if (!node || node->type != ELEMENT) Py_RETURN_NONE;
     w.out[0].line_start = w.out[1].line_start = 1;
     PyObject *result = NULL;
@@ -466,10 +470,11 @@ PyMODINIT_FUNC PyInit__htmlwalk(void) {
     PyObject *etree = PyImport_ImportModule("lxml.etree");
     if (!etree) return NULL;
     element_type = (PyTypeObject *)PyObject_GetAttrString(etree, "_Element");
+    document_type = (PyTypeObject *)PyObject_GetAttrString(etree, "_Document");
     Py_DECREF(etree);
-    if (!element_type) return NULL;
-    if (!PyType_Check(element_type)) {
-        PyErr_SetString(PyExc_ImportError, "lxml.etree._Element is not a type");
+    if (!element_type || !document_type) return NULL;
+    if (!PyType_Check(element_type) || !PyType_Check(document_type)) {
+        PyErr_SetString(PyExc_ImportError, "lxml.etree._Element or _Document is not a type");
         return NULL;
     }
     return PyModule_Create(&module);

@@ -59,7 +59,8 @@ FLAG_QUOTE, FLAG_HIDDEN, FLAG_SKIP, FLAG_BLOCK, FLAG_BR, FLAG_SPECIAL, FLAG_STYL
 try:  # the element loop in C; absent when built without a C compiler
     from relay import _htmlwalk
 
-    HAS_C_WALK = True
+    # It reads libxml2 2's node structs (relay/_htmlwalk.c says which fields).
+    HAS_C_WALK = lxml.etree.LIBXML_VERSION[0] == 2
 except ImportError:  # pragma: no cover - Walk.run does the same in Python
     HAS_C_WALK = False
 

@@ -104,3 +104,15 @@ def test_c_line_marks_on_a_reply() -> None:
     """A German attribution, an Outlook separator and a header line are marked."""
     lines = ["Hallo,", "danke.", "Am Mo. schrieb Eva:", "-----Original Message-----", "x y"]
     assert ({2}, {2, 3}) == _marked_lines(lines)
+
+
+def test_the_c_loops_are_built_and_taken() -> None:
+    """The optional builds are present (a failed build would leave only the slower Python
+    loops, silently) and the walk takes the C loop on an ordinary document."""
+    import relay.policy.termindex
+    import relay.textscan
+
+    built = (relay.htmlwalk.HAS_C_WALK, relay.policy.termindex.HAS_C_SCAN,
+             relay.textscan.HAS_C_MARKS)  # fmt: skip
+    assert (True, True, True) == built
+    assert Walk(0).run_compiled(parse("<p>Guten <b>Tag</b></p>"), shallow_text)
