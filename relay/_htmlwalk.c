@@ -3,7 +3,7 @@
  * The Python walk spends ~2.5 us an element (lxml's iterwalk, the memo look-up, the text
  * rendering): 0.2 ms for an 18 KB helpdesk reply, a tenth of its inspection. This loop
  * reads libxml2's nodes directly and does the rendering and bookkeeping itself; Python
- * still decides what an element's tag and attributes mean (htmlwalk.element_facts,
+ * still decides what an element's tag and attributes mean (htmlelements.element_facts,
  * memoised) and handles the few elements that are links, images, <style> blocks or active
  * content (Walk._enter), so all the rules about HTML stay in one place.
  *
@@ -59,7 +59,7 @@ typedef struct {
 
 enum { ELEMENT = 1, ATTRIBUTE = 2, TEXT = 3, CDATA = 4, PI = 7, COMMENT = 8,
        XINCLUDE_START = 19, XINCLUDE_END = 20 };
-/* facts.flags, as relay.htmlwalk.ElementFacts computes them */
+/* facts.flags, as relay.htmlelements.ElementFacts computes them */
 enum { RAW_MEMO_LIMIT = 4096 }; /* distinct raw keys kept, as htmlwalk's memo */
 enum { QUOTE = 1, HIDDEN = 2, SKIP = 4, BLOCK = 8, BR = 16, SPECIAL = 32, STYLES = 64 };
 

@@ -15,6 +15,7 @@ from htmlgen import document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import relay.htmlelements
 import relay.htmlwalk
 from relay import _htmlwalk
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
@@ -71,7 +72,9 @@ def test_a_tree_the_c_loop_cannot_read_is_left_to_python() -> None:
     """Namespaced elements (never made by the HTML parser) make the C loop step aside: it
     returns None, Walk.run_compiled reports False and keeps nothing it collected."""
     root = lxml.etree.fromstring('<html xmlns="urn:x"><body><a href="u">t</a></body></html>')
-    assert _htmlwalk.walk(root, {}, {}, relay.htmlwalk._remember, lambda *a: (-1, -1), []) is None
+    assert (
+        _htmlwalk.walk(root, {}, {}, relay.htmlelements.remember, lambda *a: (-1, -1), []) is None
+    )
     walk = Walk(0)
     assert (False, [], [], 0) == (walk.run_compiled(root, shallow_text), walk.links,
                                   walk.styles, walk.elements)  # fmt: skip
