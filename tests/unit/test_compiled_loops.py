@@ -119,3 +119,33 @@ def test_the_c_loops_are_built_and_taken() -> None:
              relay.textscan.HAS_C_MARKS)  # fmt: skip
     assert (True, True, True) == built
     assert Walk(0).run_compiled(parse("<p>Guten <b>Tag</b></p>"), shallow_text)
+
+
+HTML_BITS = ["<", ">", "/", "a", "p", "div", "br", "b", " ", "=", '"', "'", "&amp;", "&#0;",
+             "&#x1F600;", "<!--", "-->", "<![CDATA[", "]]>", "<?", "?>", "\x00", "\n", "\t",
+             "\u00a0", "é", "🎁", "\ud800", "href", "style", "class", "gmail_quote", "hidden",
+             "blockquote", "img src", "script", "head", "xmlns:x", "x:y"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HTML_BITS), max_size=60).map("".join))
+def test_c_walk_on_broken_markup_equals_the_python_walk(source: str) -> None:
+    """Markup as broken as mail gets (unclosed tags, stray entities, NULs, lone surrogates,
+    CDATA, processing instructions, prefixed names): the same facts either way."""
+    try:
+        root = parse(source)
+    except UnicodeEncodeError:  # a lone surrogate: lxml refuses the text (scan_html reports it)
+        return
+    if root is not None:
+        assert repr(walked(root, False)) == repr(walked(root, True))
+
+
+@pytest.mark.parametrize("depth", [255, 3000])
+def test_c_walk_on_deep_nesting(depth: int) -> None:
+    """Nesting up to and past libxml2's limit (its parser stops at 256 levels, or 2048 with
+    huge_tree): the C loop's own stack grows, and the facts match the Python walk."""
+    source = "<div>" * depth + "tief" + "</div>" * depth
+    root = parse(source)
+    python, compiled = walked(root, False), walked(root, True)
+    assert repr(python) == repr(compiled)
+    assert compiled["depth"] == python["depth"] > 250
