@@ -58,8 +58,8 @@ def literal_prefix(first_word: str) -> str:
 
 
 class Entry(NamedTuple):
-    """What a text word can start: its candidates in trial order, whether some are the
-    word alone, the letters the next word starts with for those that continue with one,
+    """What a text word can start: its candidates in trial order, those of them that are
+    the word alone, the letters the next word starts with for those that continue with one,
     and one pattern for all the others."""
 
     candidates: tuple[Candidate, ...]
