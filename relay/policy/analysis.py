@@ -59,10 +59,11 @@ class Sentence:
         return {topic: tuple(ms) for topic, ms in grouped.items()}
 
     def get(self, topic: str) -> list[TermMatch]:
-        return list(self._by_topic.get(topic, ()))
+        # Most sentences match nothing: they answer without building the grouping.
+        return list(self._by_topic.get(topic, ())) if self.matches else []
 
     def has(self, topic: str) -> bool:
-        return topic in self._by_topic
+        return bool(self.matches) and topic in self._by_topic
 
     def words_between(self, a: TermMatch, b: TermMatch) -> int:
         """Words strictly between two matches (0 when they touch or overlap)."""

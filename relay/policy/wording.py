@@ -18,6 +18,7 @@ GUIDE_PHONE = "No phone numbers, except for warranties, carriers or manufacturer
 # Cheap prefilter: only digit runs that could be a phone number reach libphonenumber.
 CANDIDATE = re.compile(r"(?<![\w/.,])(?:\+|00)?\(?\d[\d \t().\-/]{5,20}\d(?![\w/])")
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGITS = b"0123456789"
 DATE = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b")
 TLD_REGION = {
     "de": "DE", "co.uk": "GB", "com": "US", "ca": "CA", "fr": "FR", "it": "IT", "es": "ES",
@@ -38,10 +39,11 @@ def _regions(msg: Message, ctx: PolicyContext) -> list[str]:
 
 
 def digit_count(text: str) -> int:
-    """How many characters of `text` are digits (re's \\d): ASCII text by ten str.count
-    calls, at memory speed; other text by the pattern (\\d holds every script's digits)."""
+    """How many characters of `text` are digits (re's \\d): ASCII text by deleting the
+    digits from its bytes, at memory speed (ten str.count calls took 5x longer on a
+    sentence); other text by the pattern (\\d holds every script's digits)."""
     if text.isascii():
-        return sum(map(text.count, "0123456789"))
+        return len(text) - len(text.encode("ascii").translate(None, _ASCII_DIGITS))
     return len(_DIGIT.findall(text))
 
 
@@ -83,7 +85,10 @@ def phone_number(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
     # A number needs 7 digits in one sentence: with fewer in all of them, none can.
     few = digit_count("".join(s.text for s in a.sentences)) < 7
     for s in () if few else a.sentences:
-        if not _exempt(s, previous if previous and previous.part == s.part else None):
+        # Counting digits is cheaper than the context look-ups, and most sentences have few.
+        if digit_count(s.text) >= 7 and not _exempt(
+            s, previous if previous and previous.part == s.part else None
+        ):
             for number in phone_numbers(s.text, regions, lenient=s.has("call_verb")):
                 yield Hit(
                     number, f"remove the phone number {number}; the buyer answers through Amazon"
