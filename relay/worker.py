@@ -2,9 +2,11 @@
 
 Started by relay.inspect.InspectorPool as `python -m relay.worker`. Requests are pickled
 tuples: ("setup", InspectSettings) or ("inspect", raw bytes, Envelope, profile); replies are ("ok",)
-or ("ok", Evaluation), or ("error", text) when the evaluation itself failed. The parent
-kills the process when a message overruns its time budget; the address-space limit turns a
-memory explosion into a MemoryError here instead of a machine out of memory.
+or ("ok", Evaluation), or ("error", text) when the evaluation itself failed, one reply per
+request and in their order: the parent queues a few requests ahead, so that the next one is
+waiting when a reply goes out. The parent kills the process when a message overruns its time
+budget; the address-space limit turns a memory explosion into a MemoryError here instead of
+a machine out of memory.
 """
 
 from __future__ import annotations
