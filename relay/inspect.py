@@ -109,8 +109,11 @@ class LocalInspector:
 # Requests queue up in a worker's pipe (at most MAX_QUEUED): a worker that finishes one
 # message finds the next already there and goes on with warm caches, instead of sleeping
 # until its SMTP process gets round to sending one. On this VM an evaluation right after a
-# short sleep took ~0.4 ms longer (bench/README.md).
+# short sleep took ~0.4 ms longer (bench/README.md). A queued request holds a pickled copy
+# of its message: past QUEUE_BYTES a message waits for a worker with nothing queued, and
+# messages get workers in the order they asked (a large one is never overtaken for good).
 MAX_QUEUED = 4
+QUEUE_BYTES = 1024 * 1024
 SETUP_SECONDS = 120.0  # starting and warming up a worker never counts against a message
 
 
@@ -129,6 +132,7 @@ class _Request:
     message: tuple[object, ...]  # ("setup", settings) or ("inspect", raw, envelope, profile)
     reply: asyncio.Future[object]
     budget: float
+    size: int = 0  # of the message's bytes (0 for a setup)
     sent: float = 0.0  # loop time it was written to the worker
 
     @property
@@ -143,6 +147,7 @@ class _Worker:
         self.proc = proc
         self.version = -1  # settings version this worker has (or has queued)
         self.queue: deque[_Request] = deque()
+        self.queued_bytes = 0
         self.work = asyncio.Event()  # set while the queue holds a request
         self.reader: asyncio.Task[None] | None = None
 
@@ -160,6 +165,7 @@ class _Worker:
         assert self.proc.stdin is not None
         request.sent = asyncio.get_running_loop().time()
         self.queue.append(request)
+        self.queued_bytes += request.size
         self.work.set()
         self.proc.stdin.write(_frame(request.message))
 
@@ -185,7 +191,8 @@ class InspectorPool:
         self.budget = budget
         self._version = 0
         self._live: list[_Worker] = []
-        self._changed = asyncio.Event()  # a worker was added or answered a request
+        self._turns: deque[asyncio.Future[None]] = deque()  # messages waiting for a worker
+        self._turn_given = False  # the first of them was woken and has not looked yet
         self._spawning = 0
         self._readers: set[asyncio.Task[None]] = set()
         self.killed = 0  # workers killed for overrunning the budget (for metrics)
@@ -214,7 +221,7 @@ class InspectorPool:
             raise
         finally:
             self._spawning -= 1
-            self._changed.set()  # waiters look again: at the new worker, or spawn themselves
+            self._next_turn()  # a waiter looks again: at the new worker, or spawns one
         self._live.append(worker)
         return worker
 
@@ -229,16 +236,55 @@ class InspectorPool:
             worker.reader.add_done_callback(self._readers.discard)
         return request
 
-    async def _choose(self) -> _Worker:
-        """The live worker with the shortest queue, once one has room."""
+    def _ready(self, size: int) -> _Worker | None:
+        """The live worker with the shortest queue that takes `size` more bytes now."""
+        best: _Worker | None = None
+        for w in self._live:
+            n = len(w.queue)
+            room = n == 0 or (n < MAX_QUEUED and w.queued_bytes + size <= QUEUE_BYTES)
+            if room and (best is None or n < len(best.queue)):
+                best = w
+        return best
+
+    def _next_turn(self) -> None:
+        """Wake the first message waiting for a worker: room may have appeared."""
+        while self._turns and not self._turn_given:
+            turn = self._turns.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                self._turn_given = True
+
+    async def _choose(self, size: int) -> _Worker:
+        """A worker with room for a message of `size` bytes, first come, first served."""
+        arriving = True
         while True:
             if not self._live and not self._spawning:
-                await self._spawn()  # replacing a dead worker failed before: try again
-            ready = [w for w in self._live if len(w.queue) < MAX_QUEUED]
-            if ready:
-                return min(ready, key=lambda w: len(w.queue))
-            self._changed.clear()
-            await self._changed.wait()
+                try:
+                    await self._spawn()  # replacing a dead worker failed before: try again
+                except BaseException:
+                    self._next_turn()  # the next message tries for itself
+                    raise
+            waiting = arriving and (self._turns or self._turn_given)
+            worker = None if waiting else self._ready(size)
+            if worker is not None:
+                self._next_turn()  # the one behind may find room too
+                return worker
+            turn = asyncio.get_running_loop().create_future()
+            if arriving:
+                self._turns.append(turn)
+            else:  # woken and found no room: it keeps its place at the front
+                self._turns.appendleft(turn)
+            arriving = False
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # woken, then cancelled: pass it on
+                    self._turn_given = False
+                    self._next_turn()
+                elif turn in self._turns:
+                    self._turns.remove(turn)
+                raise
+            self._turn_given = False
 
     async def _read_replies(self, worker: _Worker) -> None:
         """Hand each reply to its request, in order; replace the worker when the request at
@@ -259,12 +305,13 @@ class InspectorPool:
                 reply = ("failed", f"inspection worker failed: {exc!r}")
             else:
                 worker.queue.popleft()
+                worker.queued_bytes -= head.size
                 free = loop.time()
                 if not worker.queue:
                     worker.work.clear()
                 if not head.reply.done():
                     head.reply.set_result(reply)
-                self._changed.set()
+                self._next_turn()
                 continue
             worker.queue.popleft()
             if not head.reply.done():
@@ -283,6 +330,7 @@ class InspectorPool:
             worker.reader.cancel()
         waiting = [r for r in worker.queue if not r.setup and not r.reply.done()]
         worker.queue.clear()
+        worker.queued_bytes = 0
         await worker.kill()
         return waiting
 
@@ -304,11 +352,12 @@ class InspectorPool:
         await fresh.drain()
 
     async def inspect(self, raw: bytes, envelope: Envelope, profile: str = "") -> Evaluation:
-        worker = await self._choose()
+        worker = await self._choose(len(raw))
         if worker.version != self._version:
             self._setup(worker)
         future = asyncio.get_running_loop().create_future()
-        worker.submit(_Request(("inspect", raw, envelope, profile), future, self.budget))
+        message = ("inspect", raw, envelope, profile)
+        worker.submit(_Request(message, future, self.budget, len(raw)))
         await worker.drain()
         reply = await future
         if isinstance(reply, tuple) and reply[0] == "ok" and isinstance(reply[1], Evaluation):

@@ -13,7 +13,7 @@ import pytest
 from mail import BUYER, SELLER, build
 
 from relay.config import Config
-from relay.inspect import MAX_QUEUED, InspectorPool, build_settings
+from relay.inspect import MAX_QUEUED, QUEUE_BYTES, InspectorPool, build_settings
 from relay.message import Envelope
 from relay.policy.engine import Evaluation
 
@@ -70,6 +70,40 @@ async def test_concurrent_messages_queue_and_each_gets_its_own_verdict(
     results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
     assert (depth, [r.facts.message_id for r in results]) == (MAX_QUEUED, ids)
     assert [held(r) for r in results] == [""] * 12
+
+
+async def test_a_large_message_waits_for_an_empty_queue_and_keeps_its_turn(
+    make_pool: MakePool,
+) -> None:
+    """Past QUEUE_BYTES a message is not queued behind another (each queued one holds a copy
+    of its bytes), and a small one arriving after it does not overtake it: while the only
+    worker is stopped with one message queued, the large one and the next small one both
+    wait; then the three are answered in the order they came."""
+    pool = await make_pool()
+    pid = pool._live[0].proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    ids = message_ids(3)
+    large = build(
+        message_id=ids[1], attachments=[("scan.pdf", "application/pdf", os.urandom(QUEUE_BYTES))]
+    )
+    order: list[str] = []
+
+    async def inspect(raw: bytes) -> Evaluation:
+        ev = await pool.inspect(raw, ENVELOPE)
+        order.append(ev.facts.message_id)
+        return ev
+
+    first = asyncio.create_task(inspect(build(message_id=ids[0])))
+    assert await queued(pool, 1) == 1
+    rest = [
+        asyncio.create_task(inspect(large)),
+        asyncio.create_task(inspect(build(message_id=ids[2]))),
+    ]
+    await asyncio.sleep(0.5)
+    depth = len(pool._live[0].queue)
+    os.kill(pid, signal.SIGCONT)
+    await asyncio.wait_for(asyncio.gather(first, *rest), 60)
+    assert (len(large) > QUEUE_BYTES, depth, order) == (True, 1, ids)
 
 
 async def test_messages_behind_a_dead_worker_go_to_its_replacement(make_pool: MakePool) -> None:
