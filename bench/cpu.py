@@ -46,7 +46,8 @@ def main() -> int:
         sink = SmtpSink(folder)
         try:
             with relay_process(folder, sink.port, args.workers) as (port, proc):
-                workers = children(proc.pid)
+                # One worker runs in the relay process itself; more, under a supervisor.
+                workers = children(proc.pid) if args.workers > 1 else [proc.pid]
                 groups = {
                     "SMTP workers": workers,
                     "inspection processes": [c for w in workers for c in children(w)],
