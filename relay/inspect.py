@@ -167,7 +167,10 @@ class _Worker:
         self.queue.append(request)
         self.queued_bytes += request.size
         self.work.set()
-        self.proc.stdin.write(_frame(request.message))
+        # A worker that died meanwhile (uvloop raises on its closed pipe): its reader sees
+        # the end of its output, answers the head and re-sends this request.
+        with contextlib.suppress(OSError, RuntimeError):
+            self.proc.stdin.write(_frame(request.message))
 
     async def drain(self) -> None:
         assert self.proc.stdin is not None
@@ -215,6 +218,7 @@ class InspectorPool:
             reply = await self._setup(worker).reply
             if reply != ("ok",):
                 raise InspectionError(f"inspection worker refused its settings: {reply!r}")
+            self._live.append(worker)
         except BaseException:
             if worker is not None:
                 await self._retire(worker)
@@ -222,7 +226,6 @@ class InspectorPool:
         finally:
             self._spawning -= 1
             self._next_turn()  # a waiter looks again: at the new worker, or spawns one
-        self._live.append(worker)
         return worker
 
     def _setup(self, worker: _Worker) -> _Request:

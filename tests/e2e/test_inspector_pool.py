@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 from mail import BUYER, SELLER, build
@@ -16,6 +17,8 @@ from relay.config import Config
 from relay.inspect import MAX_QUEUED, QUEUE_BYTES, InspectorPool, build_settings
 from relay.message import Envelope
 from relay.policy.engine import Evaluation
+from relay.policy.model import Action
+from relay.policy.settings import PolicySettings
 
 ENVELOPE = Envelope(SELLER, (BUYER,))
 MakePool = Callable[..., Awaitable[InspectorPool]]
@@ -162,3 +165,24 @@ async def test_close_answers_what_is_still_queued(make_pool: MakePool) -> None:
     await pool.close()
     results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert [held(r) for r in results] == ["the relay is shutting down"] * 2
+
+
+async def test_new_settings_apply_from_the_next_message_on(make_pool: MakePool) -> None:
+    """A policy update while messages are queued: the two queued before it are checked under
+    the old policy (phone numbers held), the one after it under the new (phone_number off)."""
+    pool = await make_pool()
+    pid = pool._live[0].proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    raw = build(body="Rufen Sie uns an unter 030 9876 5432")
+    before = [asyncio.create_task(pool.inspect(raw, ENVELOPE)) for _ in range(2)]
+    assert await queued(pool, 2) == 2
+    off = PolicySettings(overrides=(("phone_number", Action.OFF),))
+    pool.update(replace(pool.settings, ctx=replace(pool.settings.ctx, settings=off)))
+    after = asyncio.create_task(pool.inspect(raw, ENVELOPE))
+    depth = await queued(pool, 4)  # the settings, then the message
+    os.kill(pid, signal.SIGCONT)
+    results = await asyncio.wait_for(asyncio.gather(*before, after), 60)
+    assert (depth, ["phone_number" in r.verdict.rules for r in results]) == (
+        4,
+        [True, True, False],
+    )
