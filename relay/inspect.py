@@ -304,7 +304,7 @@ class InspectorPool:
             except TimeoutError:
                 self.killed += 0 if head.setup else 1
                 reply = ("overrun",)
-            except (OSError, EOFError, asyncio.IncompleteReadError, pickle.PickleError) as exc:
+            except Exception as exc:  # noqa: BLE001 -- any unreadable reply: a broken worker
                 reply = ("failed", f"inspection worker failed: {exc!r}")
             else:
                 worker.queue.popleft()
