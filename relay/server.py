@@ -27,12 +27,13 @@ from relay import __version__
 from relay.access import Gatekeeper
 from relay.config import Config, TLSConfig, load_config
 from relay.errors import ConfigError
+from relay.handler import RelayHandler
 from relay.inspect import InspectorPool, InspectSettings, build_settings, with_policy
 from relay.metrics import Metrics, MetricsServer
 from relay.passwords import Users, load_users
 from relay.pipeline import Pipeline
 from relay.quarantine import QuarantineStore
-from relay.smtp import RelayHandler, RelaySMTP
+from relay.smtp import RelaySMTP
 from relay.state import StateStore, open_state
 from relay.upstream import Forwarder, Resolver, build_forwarder
 
