@@ -64,15 +64,21 @@ async def make_pool() -> AsyncIterator[MakePool]:
 async def test_concurrent_messages_queue_and_each_gets_its_own_verdict(
     make_pool: MakePool,
 ) -> None:
-    """Twelve messages at once on one worker: it holds MAX_QUEUED at a time, and every
-    verdict carries the message id of the message it was asked about."""
+    """Twelve messages at once on one (stopped) worker: MAX_QUEUED of them go into its pipe,
+    the others wait their turn; once it runs again, every verdict carries the message id of
+    the message it was asked about."""
     pool = await make_pool()
+    pid = pool._live[0].proc.pid
+    os.kill(pid, signal.SIGSTOP)
     ids = message_ids(12)
     tasks = submit(pool, ids)
     depth = await queued(pool, MAX_QUEUED)
+    await asyncio.sleep(0.2)  # the other eight had time to push in, and must not have
+    depth_later = len(pool._live[0].queue)
+    os.kill(pid, signal.SIGCONT)
     results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
-    assert (depth, [r.facts.message_id for r in results]) == (MAX_QUEUED, ids)
-    assert [held(r) for r in results] == [""] * 12
+    assert (depth, depth_later) == (MAX_QUEUED, MAX_QUEUED)
+    assert ([r.facts.message_id for r in results], [held(r) for r in results]) == (ids, [""] * 12)
 
 
 async def test_a_large_message_waits_for_an_empty_queue_and_keeps_its_turn(
