@@ -180,8 +180,11 @@ class _Worker:
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
+        # Reaped even when the caller is cancelled meanwhile (close() cancels the readers):
+        # a killed child nobody waits for keeps its pipes open.
+        reaped = asyncio.ensure_future(asyncio.wait_for(self.proc.wait(), 5))
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.proc.wait(), 5)
+            await asyncio.shield(reaped)
 
 
 class InspectorPool:
@@ -373,12 +376,14 @@ class InspectorPool:
         return uninspectable(raw, self.settings.ctx, f"inspection failed: {why}"[:200])
 
     async def close(self) -> None:
-        for task in list(self._readers):
+        readers = list(self._readers)
+        for task in readers:
             task.cancel()  # a replacement under way stops too, and kills what it started
+        await asyncio.gather(*readers, return_exceptions=True)
         for worker in list(self._live):
             for request in await self._retire(worker):
-                request.reply.set_result(("failed", "the relay is shutting down"))
-        await asyncio.gather(*self._readers, return_exceptions=True)
+                if not request.reply.done():  # its session may have gone meanwhile
+                    request.reply.set_result(("failed", "the relay is shutting down"))
 
 
 def with_policy(settings: InspectSettings, config: Config) -> InspectSettings:
