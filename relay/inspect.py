@@ -180,8 +180,8 @@ class _Worker:
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
-        # Reaped even when the caller is cancelled meanwhile (close() cancels the readers):
-        # a killed child nobody waits for keeps its pipes open.
+        # Reaped even when the caller is cancelled meanwhile: a killed child nobody waits
+        # for keeps its pipes open.
         reaped = asyncio.ensure_future(asyncio.wait_for(self.proc.wait(), 5))
         with contextlib.suppress(Exception):
             await asyncio.shield(reaped)
@@ -200,6 +200,7 @@ class InspectorPool:
         self._turns: deque[asyncio.Future[None]] = deque()  # messages waiting for a worker
         self._turn_given = False  # the first of them was woken and has not looked yet
         self._spawning = 0
+        self._closing = False
         self._readers: set[asyncio.Task[None]] = set()
         self.killed = 0  # workers killed for overrunning the budget (for metrics)
 
@@ -264,6 +265,8 @@ class InspectorPool:
         """A worker with room for a message of `size` bytes, first come, first served."""
         arriving = True
         while True:
+            if self._closing:
+                raise InspectionError("the relay is shutting down")
             if not self._live and not self._spawning:
                 try:
                     await self._spawn()  # replacing a dead worker failed before: try again
@@ -353,6 +356,11 @@ class InspectorPool:
             if isinstance(exc, (InspectionError, OSError)):
                 return
             raise
+        if self._closing:  # close() came while it started: it takes nothing more
+            for request in waiting:
+                request.reply.set_result(("failed", "the relay is shutting down"))
+            await self._retire(fresh)
+            return
         for request in waiting:
             fresh.submit(request)
         await fresh.drain()
@@ -376,14 +384,14 @@ class InspectorPool:
         return uninspectable(raw, self.settings.ctx, f"inspection failed: {why}"[:200])
 
     async def close(self) -> None:
-        readers = list(self._readers)
-        for task in readers:
-            task.cancel()  # a replacement under way stops too, and kills what it started
-        await asyncio.gather(*readers, return_exceptions=True)
+        self._closing = True
         for worker in list(self._live):
             for request in await self._retire(worker):
                 if not request.reply.done():  # its session may have gone meanwhile
                     request.reply.set_result(("failed", "the relay is shutting down"))
+        # A replacement under way finishes starting its worker and then retires it: a
+        # process cancelled mid-start could outlive the event loop.
+        await asyncio.gather(*self._readers, return_exceptions=True)
 
 
 def with_policy(settings: InspectSettings, config: Config) -> InspectSettings:
