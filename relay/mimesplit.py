@@ -27,6 +27,8 @@ from collections.abc import Callable
 from email.message import Message
 from email.policy import Policy, compat32
 
+from relay.textscan import crlf_only
+
 CRLF = "\r\n"
 # The feed parser's header line: a field name (printable ASCII but ":") and a colon.
 _FIELD = re.compile(r"[\041-\071\073-\176]+:")
@@ -41,8 +43,7 @@ def split_mime(raw: bytes, policy: Policy = compat32) -> Message | None:
     """The tree the feed parser builds of `raw` under `policy` (compat32 for the model,
     policy.default for the fixers) when `raw` is well-formed and simple, else None. Every
     decision on the tree's shape is taken by the same Message methods the feed parser asks."""
-    lf = raw.count(b"\n")
-    if not lf or raw.count(b"\r") != lf or raw.count(b"\r\n") != lf:
+    if b"\n" not in raw or not crlf_only(raw):
         return None
     # The feed parser reads the bytes as ASCII with surrogate escapes: one character per
     # byte, so offsets in `text` are offsets in `raw`.

@@ -264,6 +264,16 @@ def non_ascii(text: str) -> str:
     return data.decode("utf-8", "surrogatepass")
 
 
+def crlf_only(data: bytes, compiled: bool = True) -> bool:
+    """Whether every CR and LF in `data` is part of a CRLF pair (true of data without any).
+    relay/_linemarks.c checks it with memchr where built; the three counts below take ~14
+    instructions a byte between them, 0.25 M for the 18 KB benchmark reply."""
+    if compiled and HAS_C_MARKS:
+        return _linemarks.crlf_only(data)
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") == crlf == data.count(b"\r")
+
+
 def squeeze(text: str, blanks: str) -> str:
     """Every run of the characters in `blanks` (which holds the space) as one space.
 

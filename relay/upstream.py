@@ -29,6 +29,7 @@ from relay.config import Config, UpstreamConfig
 from relay.errors import ConfigError, UpstreamError, UpstreamPermanent, UpstreamTemporary
 from relay.files import atomic_write, new_id
 from relay.message import Envelope
+from relay.textscan import crlf_only
 
 _ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 
@@ -130,8 +131,7 @@ def wire_format(data: bytes) -> tuple[bytes, int]:
     What came in over SMTP already has CRLF everywhere; then two bytes.replace calls do what
     aiosmtplib's regular expressions do (tests/unit/test_upstream_wire.py compares them).
     A bare CR or LF (smuggling probes, fixers' output) takes aiosmtplib's own normaliser."""
-    crlf = data.count(b"\r\n")
-    if data.count(b"\n") == crlf == data.count(b"\r"):
+    if crlf_only(data):
         normal = data if data.endswith(b"\r\n") else data + b"\r\n"
     else:
         normal = normalize_message_line_endings(data)

@@ -20,7 +20,7 @@ import relay.htmlwalk
 from relay import _htmlwalk
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
-from relay.textscan import _marked_lines
+from relay.textscan import _marked_lines, crlf_only
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
 
@@ -107,6 +107,22 @@ def test_c_line_marks_on_a_reply() -> None:
     """A German attribution, an Outlook separator and a header line are marked."""
     lines = ["Hallo,", "danke.", "Am Mo. schrieb Eva:", "-----Original Message-----", "x y"]
     assert ({2}, {2, 3}) == _marked_lines(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\r\n", b"\r", b"\n", b"a", b"\r\r\n", b"\n\r"]), max_size=12))
+def test_c_crlf_check_equals_the_counts(pieces: list[bytes]) -> None:
+    """Line ends all CRLF or not: memchr from line end to line end answers as the three
+    bytes.count calls do, at the start, the end and in runs of CR and LF."""
+    data = b"".join(pieces)
+    assert crlf_only(data, compiled=False) == crlf_only(data)
+
+
+def test_c_crlf_check_on_mail() -> None:
+    """CRLF mail passes; a bare LF, a bare CR at the very end, or one before the first byte's
+    LF fails; bytes without any line end pass (nothing to normalise)."""
+    checks = [b"A: b\r\n\r\nbody\r\n", b"A: b\r\n\nbody", b"body\r", b"\nbody", b"", b"x"]
+    assert [True, False, False, False, True, True] == [crlf_only(d) for d in checks]
 
 
 def test_the_c_loops_are_built_and_taken() -> None:
