@@ -9,10 +9,15 @@
  * words(text, memo, compute, langs) -> [(topic, lang, start, end, matched), ...]
  *   text: str; memo: dict word -> entry; compute(word) -> entry for a word not in memo;
  *   langs: dict topic -> frozenset of languages. An entry is falsy (no term starts with
- *   the word) or a tuple (candidates, whole, follows, any_other) as termindex.Entry; a
- *   candidate has the attributes topic, lang, pattern and whole_word of
- *   termindex.Candidate. The result is what the Python loop appends to `found`, in the
- *   same order (tests/unit/test_termindex.py runs both against one reference).
+ *   the word) or a tuple (candidates, whole, follows, any_other, needles) as
+ *   termindex.Entry; a candidate has the attributes topic, lang, pattern, whole_word and
+ *   needle of termindex.Candidate. The result is what the Python loop appends to `found`,
+ *   in the same order (tests/unit/test_termindex.py runs both against one reference).
+ *
+ * A term is tried only where the text holds its needle (letters every match of it holds),
+ * and an entry's any_other only where the text holds one of its terms' needles: most of the
+ * regular expressions tried here failed, at ~6,000 instructions each. Whether the text
+ * holds a needle is looked up once per scan.
  *
  * Words are maximal runs of characters that are alphanumeric or "_" (re's \w on str); the
  * text between two words "is space" as str.isspace says.
@@ -21,8 +26,8 @@
 #include <Python.h>
 #include <stdlib.h>
 
-static PyObject *s_topic, *s_lang, *s_pattern, *s_whole_word, *s_match, *s_end, *s_group,
-    *s_strip, *s_any, *s_empty;
+static PyObject *s_topic, *s_lang, *s_pattern, *s_whole_word, *s_needle, *s_match, *s_end,
+    *s_group, *s_strip, *s_any, *s_empty;
 
 static inline int is_word(Py_UCS4 ch) { return Py_UNICODE_ISALNUM(ch) || ch == '_'; }
 
@@ -44,6 +49,28 @@ static int starts_with_any(PyObject *text, Py_ssize_t start, Py_ssize_t end, PyO
     return 0;
 }
 
+/* Whether `text` holds `needle`, remembered in `held` (needle -> bool) for this scan:
+ * 1, 0, or -1 with an exception set. */
+static int holds(PyObject *text, PyObject *needle, PyObject *held) {
+    PyObject *known = PyDict_GetItemWithError(held, needle); /* borrowed */
+    if (known) return known == Py_True;
+    if (PyErr_Occurred()) return -1;
+    Py_ssize_t at = PyUnicode_Find(text, needle, 0, PyUnicode_GET_LENGTH(text), 1);
+    if (at == -2) return -1;
+    if (PyDict_SetItem(held, needle, at >= 0 ? Py_True : Py_False) < 0) return -1;
+    return at >= 0;
+}
+
+/* Whether `text` holds one of `needles` (a tuple of str): 1, 0, or -1 with an exception. */
+static int holds_any(PyObject *text, PyObject *needles, PyObject *held) {
+    Py_ssize_t n = PyTuple_GET_SIZE(needles);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int found = holds(text, PyTuple_GET_ITEM(needles, i), held);
+        if (found != 0) return found;
+    }
+    return 0;
+}
+
 /* pattern.match(text, start): a new reference (Py_None when it does not match) or NULL. */
 static PyObject *match_at(PyObject *pattern, PyObject *text, Py_ssize_t start) {
     PyObject *pos = PyLong_FromSsize_t(start);
@@ -55,7 +82,7 @@ static PyObject *match_at(PyObject *pattern, PyObject *text, Py_ssize_t start) {
 
 /* Try the candidates of one word starting at `start`; adds what wins to `found`, `busy`. */
 static int try_word(PyObject *text, PyObject *word, Py_ssize_t start, PyObject *cands,
-                    PyObject *langs, PyObject *busy, PyObject *found) {
+                    PyObject *langs, PyObject *busy, PyObject *found, PyObject *held) {
     PyObject *best = PyDict_New(); /* (topic, lang or "") -> (candidate, end, matched) */
     if (!best) return -1;
     int rc = -1;
@@ -94,6 +121,14 @@ static int try_word(PyObject *text, PyObject *word, Py_ssize_t start, PyObject *
         if (whole) {
             hit = Py_BuildValue("(OnO)", c, start + PyUnicode_GET_LENGTH(word), word);
         } else {
+            PyObject *needle = PyObject_GetAttr(c, s_needle);
+            if (!needle) goto next;
+            int present = 1; /* a term without a needle is always tried */
+            if (PyUnicode_Check(needle) && PyUnicode_GET_LENGTH(needle) > 0)
+                present = holds(text, needle, held);
+            Py_DECREF(needle);
+            if (present < 0) goto next;
+            if (!present) { ok = 1; goto next; } /* its needle is not in the text */
             PyObject *pattern = PyObject_GetAttr(c, s_pattern);
             if (!pattern) goto next;
             PyObject *m = match_at(pattern, text, start);
@@ -174,9 +209,9 @@ static PyObject *words(PyObject *self, PyObject *args) {
         count++;
         i = j;
     }
-    PyObject *found = PyList_New(0), *busy = PyDict_New();
+    PyObject *found = PyList_New(0), *busy = PyDict_New(), *held = PyDict_New();
     PyObject *word = NULL, *entry = NULL;
-    if (!found || !busy) goto fail;
+    if (!found || !busy || !held) goto fail;
     for (Py_ssize_t k = 0; k < count; k++) {
         Py_ssize_t start = spans[2 * k], stop = spans[2 * k + 1];
         if (!(word = PyUnicode_Substring(text, start, stop))) goto fail;
@@ -206,12 +241,26 @@ static PyObject *words(PyObject *self, PyObject *args) {
                 if (longer < 0) goto fail;
             }
             if (!longer && any != Py_None) {
-                PyObject *m = match_at(any, text, start);
-                if (!m) goto fail;
-                longer = m != Py_None;
-                Py_DECREF(m);
+                /* Entry.needles: where the text holds none, the alternation cannot match. */
+                PyObject *needles = PyTuple_GET_SIZE(entry) > 4 ? PyTuple_GET_ITEM(entry, 4)
+                                                                 : Py_None;
+                int maybe = 1;
+                if (needles != Py_None) {
+                    if (!PyTuple_Check(needles)) {
+                        PyErr_SetString(PyExc_TypeError, "an entry's needles are a tuple");
+                        goto fail;
+                    }
+                    if ((maybe = holds_any(text, needles, held)) < 0) goto fail;
+                }
+                if (maybe) {
+                    PyObject *m = match_at(any, text, start);
+                    if (!m) goto fail;
+                    longer = m != Py_None;
+                    Py_DECREF(m);
+                }
             }
-            if (try_word(text, word, start, longer ? cands : whole, langs, busy, found) < 0)
+            if (try_word(text, word, start, longer ? cands : whole, langs, busy, found, held) <
+                0)
                 goto fail;
         }
         Py_CLEAR(entry);
@@ -219,6 +268,7 @@ static PyObject *words(PyObject *self, PyObject *args) {
     }
     free(spans);
     Py_DECREF(busy);
+    Py_DECREF(held);
     return found;
 fail:
     free(spans);
@@ -226,6 +276,7 @@ fail:
     Py_XDECREF(word);
     Py_XDECREF(found);
     Py_XDECREF(busy);
+    Py_XDECREF(held);
     return NULL;
 }
 
@@ -243,7 +294,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__termscan(void) {
     struct { PyObject **slot; const char *name; } names[] = {
         {&s_topic, "topic"}, {&s_lang, "lang"}, {&s_pattern, "pattern"},
-        {&s_whole_word, "whole_word"}, {&s_match, "match"}, {&s_end, "end"},
+        {&s_whole_word, "whole_word"}, {&s_needle, "needle"}, {&s_match, "match"}, {&s_end, "end"},
         {&s_group, "group"}, {&s_strip, "strip"}, {&s_any, "any"}, {&s_empty, ""},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -44,6 +44,7 @@ class Candidate:
     pattern: re.Pattern[str]
     whole_word: bool = False  # one word (or prefix) alone: it matches the whole text word
     follow: str = ""  # its second word starts with these letters, right after blanks; "": ?
+    needle: str = ""  # letters every match holds past its first word's start; "": unknown
 
 
 def literal_prefix(first_word: str) -> str:
@@ -57,6 +58,40 @@ def literal_prefix(first_word: str) -> str:
     return out
 
 
+# The pieces relay.policy.text.term_parts writes between a term's literal characters: each
+# ends a run of letters every match holds. Anything else in a source means "do not guess".
+_BREAKS = (r"\s+(?:\S+\s+){0,3}?", r"[-\s]?", r"(?!\w)", r"\s+", r"\w*")
+_SYNTAX = frozenset("\\.^$*+?{}[]|()")
+MIN_NEEDLE = 3  # shorter runs are in most texts: looking for them costs more than it saves
+
+
+def required_literal(source: str) -> str:
+    """The longest run of literal characters that every match of `source` (a term's regex
+    as term_parts writes it) holds, past the run it starts with (the letters the index
+    files it under, there wherever it is tried); "" when it has none of MIN_NEEDLE or more
+    or holds a piece term_parts never writes. A character followed by "?" is optional and
+    ends the run before it."""
+    runs: list[str] = []
+    run, at = "", 0
+    while at < len(source):
+        piece = next((b for b in _BREAKS if source.startswith(b, at)), None)
+        if piece is not None:
+            runs.append(run)
+            run, at = "", at + len(piece)
+        elif source[at] == "?":  # the character before it may be missing
+            runs.append(run[:-1])
+            run, at = "", at + 1
+        elif source[at] == "\\" and at + 1 < len(source) and not source[at + 1].isalnum():
+            run, at = run + source[at + 1], at + 2  # re.escape's form of a special character
+        elif source[at] in _SYNTAX:
+            return ""
+        else:  # a letter, or a symbol re.escape leaves as it is ("," "'")
+            run, at = run + source[at], at + 1
+    runs.append(run)
+    best = max(runs[1:], key=len, default="")
+    return best if len(best) >= MIN_NEEDLE else ""
+
+
 class Entry(NamedTuple):
     """What a text word can start: its candidates in trial order, those of them that are
     the word alone, the letters the next word starts with for those that continue with one,
@@ -66,6 +101,9 @@ class Entry(NamedTuple):
     whole: tuple[Candidate, ...]  # those that are the word alone, in trial order
     follows: tuple[str, ...]
     any_other: re.Pattern[str] | None
+    # The needles of the terms in any_other: where the text holds none of them, any_other
+    # cannot match and is not tried. None when one of those terms has no needle.
+    needles: tuple[str, ...] | None = None
 
 
 _NOTHING: tuple[()] = ()  # the memo's value for a word that starts no term: falsy
@@ -108,7 +146,8 @@ class TermIndex:
             plain = prefix == first and source == re.escape(first) + r"(?!\w)"
             starts = first == prefix + "*" and source == re.escape(prefix) + r"\w*(?!\w)"
             whole = plain or starts
-            candidate = Candidate(topic, lang, order, re.compile(source), whole, follow)
+            needle = "" if whole else required_literal(source)
+            candidate = Candidate(topic, lang, order, re.compile(source), whole, follow, needle)
             # `d'abord`, `amazon.`: a literal non-word character ends the text word there, so
             # the word is exactly the prefix (filing it under "any word starting with d"
             # would try it at every such word).
@@ -153,7 +192,9 @@ class TermIndex:
             self._words.clear()
             self._any.clear()
         whole = tuple(c for c in candidates if c.whole_word)
-        result = Entry(candidates, whole, follows, any_other) if candidates else _NOTHING
+        needles = tuple(c.needle for c in others)
+        needed = None if not others or "" in needles else tuple(dict.fromkeys(needles))
+        result = Entry(candidates, whole, follows, any_other, needed) if candidates else _NOTHING
         self._words[word] = result
         return result
 
@@ -192,6 +233,13 @@ class TermIndex:
             entries = [e if e is not None else self._candidates(w)
                        for e, w in zip(entries, tokens, strict=True)]  # fmt: skip
         last = len(tokens) - 1
+        held: dict[str, bool] = {}  # needle -> whether the text holds it
+
+        def holds(needle: str) -> bool:
+            if needle not in held:
+                held[needle] = needle in text
+            return held[needle]
+
         for i in compress(range(len(tokens)), entries):  # _NOTHING is falsy
             entry = cast(Entry, entries[i])
             word, start = tokens[i], offsets[2 * i]
@@ -199,7 +247,11 @@ class TermIndex:
                 entry.follows and i < last and pieces[2 * i + 2].isspace()
                 and tokens[i + 1].startswith(entry.follows)
             )  # fmt: skip
-            if not longer and entry.any_other is not None:
+            if (
+                not longer
+                and entry.any_other is not None
+                and (entry.needles is None or any(map(holds, entry.needles)))
+            ):
                 longer = entry.any_other.match(text, start) is not None
             candidates = entry.candidates if longer else entry.whole
             # Per (topic, language), the first term in trial order that matches here wins.
@@ -213,6 +265,8 @@ class TermIndex:
                     continue
                 if c.whole_word:
                     best[key] = (c, start + len(word), word)
+                elif c.needle and not holds(c.needle):
+                    continue
                 elif (m := c.pattern.match(text, start)) is not None:
                     best[key] = (c, m.end(), m.group(0).strip())
             for key, (c, end, matched) in best.items():

@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 from functools import cache
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruletools import lexicon
 
-from relay.policy.termindex import Match, TermIndex
-from relay.policy.text import normalize
+from relay.policy.termindex import Match, TermIndex, required_literal
+from relay.policy.text import normalize, term_parts
 
 
 @cache
@@ -95,3 +96,62 @@ def test_whole_word_terms_and_their_longer_neighbours() -> None:
         index.scan(text, {}), key=lambda m: (m.start, m.topic, m.lang)
     )
     assert {"filler"} <= {m.topic for m in index.scan(text, {})}
+
+
+@pytest.mark.parametrize(
+    ("term", "needle"),
+    [
+        ("die ~ bewertung, die", "bewertung,"),  # after a gap; "," is a literal
+        ("1-sterne-bewertung", "bewertung"),  # "-" may be a blank or nothing
+        ("5 star*", "star"),  # a prefix: its letters are there
+        ("amazon's fees", "fees"),
+        ("stars?", ""),  # the optional s ends the run; "star" is where it is filed
+        ("gift card", "card"),
+        ("reach us on", ""),  # no run of three letters past the first word
+        ("amazon.", ""),
+    ],
+)
+def test_a_terms_needle_is_the_longest_run_every_match_holds(term: str, needle: str) -> None:
+    """The needle: the longest run of literal characters after the first, three at least."""
+    assert needle == required_literal(term_parts(term)[2])
+
+
+def examples(term: str) -> list[str]:
+    """Texts the term matches: optional characters kept and dropped, "-" as itself, a blank
+    and nothing, a gap as two words, a prefix completed."""
+    out = []
+    for keep, dash in ((True, "-"), (False, " "), (False, "")):
+        words = []
+        for word in normalize(term).split():
+            if word == "~":
+                words.append("zwei worte")
+                continue
+            text = ""
+            for ch in word.rstrip("*"):
+                if ch == "?" and text:
+                    text = text if keep else text[:-1]
+                else:
+                    text += dash if ch == "-" else ch
+            words.append(text + ("ung" if word.endswith("*") else ""))
+        out.append(" ".join(words))
+    return out
+
+
+def test_every_match_of_a_term_holds_its_needle() -> None:
+    """For every term of the lexicon with a needle, the texts it matches hold the needle
+    (a needle a match can lack would hide that term wherever the needle is missing)."""
+    checked, lacking = 0, []
+    for topic in lexicon().topics:
+        for _, terms in topic.terms:
+            for term in terms:
+                _, _, source = term_parts(term)
+                needle = required_literal(source)
+                if not needle:
+                    continue
+                for text in examples(term):
+                    m = re.compile(source).match(text)
+                    if m is not None:
+                        checked += 1
+                        if needle not in m.group(0):
+                            lacking.append((term, text, needle))
+    assert ([], True) == (lacking, checked > 2000)
