@@ -20,7 +20,7 @@ import relay.htmlwalk
 from relay import _htmlwalk
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
-from relay.textscan import _marked_lines, crlf_only
+from relay.textscan import _marked_lines, crlf_only, non_ascii
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
 
@@ -123,6 +123,14 @@ def test_c_crlf_check_on_mail() -> None:
     LF fails; bytes without any line end pass (nothing to normalise)."""
     checks = [b"A: b\r\n\r\nbody\r\n", b"A: b\r\n\nbody", b"body\r", b"\nbody", b"", b"x"]
     assert [True, False, False, False, True, True] == [crlf_only(d) for d in checks]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", " ", "\x80", "\xe4", "\xff", "\u20ac", "\uffff", "\ud800",
+                                 "\U0001f600", "\U0010ffff"]), max_size=12).map("".join))  # fmt: skip
+def test_c_non_ascii_equals_the_byte_filter(text: str) -> None:
+    """The characters past ASCII, in order, in strings of every width, lone surrogates kept."""
+    assert non_ascii(text, compiled=False) == non_ascii(text)
 
 
 def test_the_c_loops_are_built_and_taken() -> None:
