@@ -24,7 +24,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdint.h>
 #include <string.h>
 
 /* The ASCII characters that can end a needle: ':', '-', '_' and i, r, e in either case.
