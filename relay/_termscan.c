@@ -294,8 +294,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__termscan(void) {
     struct { PyObject **slot; const char *name; } names[] = {
         {&s_topic, "topic"}, {&s_lang, "lang"}, {&s_pattern, "pattern"},
-        {&s_whole_word, "whole_word"}, {&s_needle, "needle"}, {&s_match, "match"}, {&s_end, "end"},
-        {&s_group, "group"}, {&s_strip, "strip"}, {&s_any, "any"}, {&s_empty, ""},
+        {&s_whole_word, "whole_word"}, {&s_needle, "needle"}, {&s_match, "match"},
+        {&s_end, "end"}, {&s_group, "group"}, {&s_strip, "strip"}, {&s_any, "any"},
+        {&s_empty, ""},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].name))) return NULL;
