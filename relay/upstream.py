@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import re
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,14 +20,21 @@ import aiosmtplib
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
-from aiosmtplib.protocol import normalize_message_line_endings
-from aiosmtplib.typing import SMTPStatus
 
 from relay.config import Config, UpstreamConfig
 from relay.errors import ConfigError, UpstreamError, UpstreamPermanent, UpstreamTemporary
 from relay.files import atomic_write, new_id
 from relay.message import Envelope
-from relay.textscan import crlf_only
+from relay.transaction import (
+    Opened,
+    SmtpOptions,
+    complete_transaction,
+    connect_smtp,
+    open_transaction,
+    tls_context,
+    transaction,
+    wire_format,
+)
 
 _ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 
@@ -39,17 +44,6 @@ class Forwarder(Protocol):
         """Hand the message on; return the upstream's reply. Raises UpstreamError."""
 
     async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class SmtpOptions:
-    ehlo_name: str
-    starttls: str = "opportunistic"  # off | opportunistic | required
-    verify: bool = False
-    ca_file: str = ""
-    timeout: float = 60.0
-    client_cert: str = ""
-    client_key: str = ""
 
 
 def response_error(code: int, text: str, where: str) -> UpstreamError:
@@ -68,153 +62,6 @@ def response_error(code: int, text: str, where: str) -> UpstreamError:
     return UpstreamTemporary(
         451, "4.5.0", f"upstream {where} gave an unexpected reply: {code}", f"{code} {text}"
     )
-
-
-@functools.lru_cache(maxsize=8)
-def _tls_context(opts: SmtpOptions) -> ssl.SSLContext:
-    """One context per option set: loading the CA store per message would cost milliseconds."""
-    if opts.verify:
-        ctx = ssl.create_default_context(cafile=opts.ca_file or None)
-    else:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if opts.client_cert:
-        try:
-            ctx.load_cert_chain(opts.client_cert, opts.client_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"upstream.tls_client_cert: cannot load: {exc}") from exc
-    return ctx
-
-
-def _mail_options(envelope: Envelope, client: aiosmtplib.SMTP) -> list[str]:
-    """The client's MAIL parameters worth passing on (SIZE is added by `start_mail`)."""
-    options = []
-    for opt in envelope.mail_options:
-        upper = opt.upper()
-        eight_bit = upper == "BODY=8BITMIME" and client.supports_extension("8bitmime")
-        if eight_bit or upper == "SMTPUTF8":
-            options.append(upper)
-    return options
-
-
-async def connect_smtp(host: str, port: int, opts: SmtpOptions) -> aiosmtplib.SMTP:
-    """A connected (and, as configured, STARTTLS-secured) client; raises aiosmtplib/OS errors."""
-    client = aiosmtplib.SMTP(
-        hostname=host,
-        port=port,
-        local_hostname=opts.ehlo_name,
-        timeout=opts.timeout,
-        start_tls={"off": False, "opportunistic": None, "required": True}[opts.starttls],
-        validate_certs=opts.verify,
-        tls_context=_tls_context(opts) if opts.starttls != "off" else None,
-    )
-    try:
-        await client.connect()
-        if client.is_ehlo_or_helo_needed:
-            await client.ehlo()  # the extensions decide which MAIL parameters go on
-    except BaseException:
-        client.close()
-        raise
-    return client
-
-
-# ---------------------------------------------------------------- the transaction
-# aiosmtplib's sendmail() normalises line endings twice (once for SIZE) and dot-stuffs with
-# regular expressions and parses both addresses with the email package: ~0.5 ms of an 18 KB
-# message, more than the rest of the SMTP work. The relay composes the same transaction
-# from aiosmtplib's command primitive (MAIL, RCPT, DATA) and writes the content itself.
-def wire_format(data: bytes) -> tuple[bytes, int]:
-    """The DATA content as it goes on the wire (CRLF line ends, dot-stuffed, ended by
-    <CRLF>.<CRLF>) and its SIZE (RFC 1870: the CRLF-normalised length before stuffing).
-
-    What came in over SMTP already has CRLF everywhere; then two bytes.replace calls do what
-    aiosmtplib's regular expressions do (tests/unit/test_upstream_wire.py compares them).
-    A bare CR or LF (smuggling probes, fixers' output) takes aiosmtplib's own normaliser."""
-    if crlf_only(data):
-        normal = data if data.endswith(b"\r\n") else data + b"\r\n"
-    else:
-        normal = normalize_message_line_endings(data)
-    stuffed = normal.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
-    return stuffed + b".\r\n", len(normal)
-
-
-def _path(address: str, encoding: str) -> bytes:
-    return b"<" + address.encode(encoding) + b">"
-
-
-async def start_mail(client: aiosmtplib.SMTP, envelope: Envelope, size: int) -> str:
-    """MAIL FROM with the envelope's parameters; returns the encoding for the addresses."""
-    options = _mail_options(envelope, client)
-    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
-    if encoding == "utf-8" and not client.supports_extension("smtputf8"):
-        raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
-    if client.supports_extension("size"):
-        options.insert(0, f"SIZE={size}")
-    response = await client.execute_command(
-        b"MAIL", b"FROM:" + _path(envelope.mail_from, encoding), *(o.encode() for o in options)
-    )
-    if response.code != SMTPStatus.completed:
-        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, envelope.mail_from)
-    return encoding
-
-
-async def finish_transaction(
-    client: aiosmtplib.SMTP, envelope: Envelope, wire: bytes, encoding: str
-) -> str:
-    """RCPT for every recipient, then DATA; returns the final reply. After a refusal the
-    envelope is reset (RSET) so that the connection can be used again."""
-    try:
-        refused: list[aiosmtplib.SMTPRecipientRefused] = []
-        for rcpt in envelope.rcpt_tos:
-            response = await client.execute_command(b"RCPT", b"TO:" + _path(rcpt, encoding))
-            if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
-                refused.append(
-                    aiosmtplib.SMTPRecipientRefused(response.code, response.message, rcpt)
-                )
-        if len(refused) == len(envelope.rcpt_tos):
-            raise aiosmtplib.SMTPRecipientsRefused(refused)
-        response = await client.execute_command(b"DATA")
-        if response.code != SMTPStatus.start_input:
-            raise aiosmtplib.SMTPDataError(response.code, response.message)
-        final = await _send_content(client, wire)
-    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
-        try:
-            await client.rset()
-        except (aiosmtplib.SMTPException, ConnectionError):
-            client.close()  # the session's state is unknown: never reuse it
-        raise
-    reply = final.message
-    if refused:
-        listed = ", ".join(f"{r.recipient}: {r.code} {r.message}" for r in refused)
-        reply = f"{reply} (partially refused: {listed})"
-    return reply
-
-
-async def _send_content(client: aiosmtplib.SMTP, wire: bytes) -> aiosmtplib.SMTPResponse:
-    """Write the prepared content and read the reply to it. Nothing else can run between
-    the write and read_response (no await), so the reply is read as the answer to it."""
-    protocol = client.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-    try:
-        protocol.write(wire)
-        response = await protocol.read_response(timeout=client.timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
-        client.close()
-        raise
-    if response.code != SMTPStatus.completed:
-        raise aiosmtplib.SMTPDataError(response.code, response.message)
-    return response
-
-
-async def transaction(client: aiosmtplib.SMTP, envelope: Envelope, data: bytes) -> str:
-    """MAIL, RCPT, DATA on a connected client; returns the final reply."""
-    wire, size = wire_format(data)
-    encoding = await start_mail(client, envelope, size)
-    return await finish_transaction(client, envelope, wire, encoding)
 
 
 def upstream_error(exc: BaseException, where: str) -> UpstreamError:
@@ -268,10 +115,11 @@ class SmarthostForwarder:
 
     Opening an SMTP connection (and a TLS handshake) costs more than a transaction; an
     upstream that allows several transactions per connection gets them. A pooled connection
-    the upstream closed meanwhile is noticed at MAIL FROM, before any data went out, and
-    replaced once; a failure later in the transaction is never retried (that could deliver
-    twice) but reported as usual. No RSET between transactions: a completed transaction
-    leaves the session ready for the next MAIL (RFC 5321 3.3), which saves a round trip.
+    the upstream closed meanwhile is noticed at MAIL FROM (with PIPELINING, at the replies to
+    MAIL, RCPT and DATA), before any content went out, and replaced once; a failure later in
+    the transaction is never retried (that could deliver twice) but reported as usual. No
+    RSET between transactions: a completed transaction leaves the session ready for the next
+    MAIL (RFC 5321 3.3), which saves a round trip.
     """
 
     MAX_IDLE = 32
@@ -300,20 +148,20 @@ class SmarthostForwarder:
     async def forward(self, envelope: Envelope, data: bytes) -> str:
         wire, size = wire_format(data)
         client = self._checkout()
-        encoding = ""
+        opened: Opened | None = None
         try:
             if client is not None:
-                try:  # MAIL FROM also proves the pooled connection still works
-                    encoding = await start_mail(client, envelope, size)
+                try:  # the first reply also proves the pooled connection still works
+                    opened = await open_transaction(client, envelope, size)
                 except _STALE as exc:
                     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code != 421:
                         raise
                     client.close()
                     client = None
-            if client is None:
+            if client is None or opened is None:
                 client = await connect_smtp(self.host, self.port, self.opts)
-                encoding = await start_mail(client, envelope, size)
-            reply = await finish_transaction(client, envelope, wire, encoding)
+                opened = await open_transaction(client, envelope, size)
+            reply = await complete_transaction(client, envelope, wire, opened)
         except _FAILURES as exc:
             if client is not None:
                 if _answered(exc):
@@ -425,7 +273,7 @@ def build_forwarder(config: Config, resolver: Resolver | None = None) -> Forward
         return OutboxForwarder(up.outbox_dir)
     opts = smtp_options(config)
     if opts.starttls != "off":
-        _tls_context(opts)  # fail at start-up, not per message, on a bad certificate
+        tls_context(opts)  # fail at start-up, not per message, on a bad certificate
     if up.mode == "smarthost":
         return SmarthostForwarder(up.host, up.port, opts)
     if up.mode == "mx":

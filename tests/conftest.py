@@ -21,9 +21,16 @@ from relay.config import Config
 from relay.server import Relay
 
 # `bsm-relay serve` runs on uvloop by default; the tests of what the SMTP adapter does with
-# the socket (STARTTLS, the DATA reader, smuggling probes, the SMTP outcomes) run on both
-# loops, the rest on the standard library's.
-BOTH_LOOPS = {"test_access.py", "test_data_phase.py", "test_smuggling.py", "test_outcomes.py"}
+# the socket (STARTTLS, the DATA reader, smuggling probes, the SMTP outcomes, the upstream
+# transaction, pipelined or not) run on both loops, the rest on the standard library's.
+BOTH_LOOPS = {
+    "test_access.py",
+    "test_data_phase.py",
+    "test_smuggling.py",
+    "test_outcomes.py",
+    "test_upstream_pipelining.py",
+    "test_upstream_modes.py",
+}
 
 
 def pytest_asyncio_loop_factories(

@@ -38,11 +38,20 @@ class Sink:
     server: asyncio.AbstractServer | None = None
     tls_context: Any = None
     protocols: list[Any] = field(default_factory=list)
+    pipelining: bool = False  # offer PIPELINING (aiosmtpd reads pipelined commands anyway)
 
     @property
     def port(self) -> int:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [responses[0], "250-PIPELINING", *responses[1:]]
+        return responses
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

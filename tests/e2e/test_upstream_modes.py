@@ -8,32 +8,38 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dns.resolver
+import pytest
 import trustme
 from client import send
 from harness import Sink, make_config
 from mail import BUYER, SELLER, build
 
 
-def tls_sink(ca: trustme.CA) -> Sink:
+def tls_sink(ca: trustme.CA, pipelining: bool = False) -> Sink:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "sink.localdomain").configure_cert(ctx)
-    return Sink(tls_context=ctx)
+    return Sink(tls_context=ctx, pipelining=pipelining)
 
 
-async def test_starttls_required_and_verified(tmp_path: Path, start_relay) -> None:
-    """With starttls=required and a trusted CA the message travels over TLS."""
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+async def test_starttls_required_and_verified(
+    tmp_path: Path, start_relay, pipelining: bool
+) -> None:
+    """With starttls=required and a trusted CA the messages travel over TLS, two over one
+    kept-open connection, with and without PIPELINING offered after STARTTLS."""
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    sink = tls_sink(ca)
+    sink = tls_sink(ca, pipelining)
     await sink.start()
     try:
         cfg = make_config(tmp_path, sink.port, upstream={"starttls": "required", "tls_verify": True,
                                                         "tls_ca_file": str(ca_file)})  # fmt: skip
         relay = await start_relay(cfg)
-        reply = await send(relay.port, SELLER, [BUYER], build())
-        assert reply.code == 250
-        assert [m.tls for m in sink.messages] == [True]
+        replies = [await send(relay.port, SELLER, [BUYER], build()) for _ in range(2)]
+        assert ([250, 250], [True, True], 1) == (
+            [r.code for r in replies], [m.tls for m in sink.messages], len(sink.protocols),
+        )  # fmt: skip
     finally:
         await sink.stop()
 
@@ -138,8 +144,12 @@ async def test_mx_mode_a_fallback_and_nxdomain(tmp_path: Path, sink: Sink, start
     assert (reply.code, reply.text.split()[0]) == (550, "5.1.2")
 
 
-async def test_smarthost_connection_is_reused(tmp_path: Path, sink: Sink, start_relay) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+async def test_smarthost_connection_is_reused(
+    tmp_path: Path, sink: Sink, start_relay, pipelining: bool
+) -> None:
     """Consecutive messages travel over one kept-open upstream connection."""
+    sink.pipelining = pipelining  # offered from the relay's first EHLO on
     relay = await start_relay(make_config(tmp_path, sink.port))
     replies = [await send(relay.port, SELLER, [BUYER], build()) for _ in range(3)]
     assert ([r.code for r in replies], len({m.peer for m in sink.messages})) == ([250] * 3, 1)
@@ -171,11 +181,13 @@ async def test_pooled_connection_closed_by_upstream_is_replaced(tmp_path: Path, 
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
 async def test_pooled_connection_closing_at_mail_is_replaced(
-    tmp_path: Path, sink: Sink, start_relay
+    tmp_path: Path, sink: Sink, start_relay, pipelining: bool
 ) -> None:
     """A 421 to MAIL FROM on a pooled connection (the upstream is closing it) costs nothing:
     no data went out, so the message goes over a new connection, once."""
+    sink.pipelining = pipelining  # offered from the relay's first EHLO on
     relay = await start_relay(make_config(tmp_path, sink.port))
     first = await send(relay.port, SELLER, [BUYER], build())
     sink.mail_replies = ["421 4.3.2 Service shutting down"]
@@ -184,11 +196,13 @@ async def test_pooled_connection_closing_at_mail_is_replaced(
     assert (first.code, second.code, len(peers), peers[0] != peers[1]) == (250, 250, 2, True)
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
 async def test_refused_recipient_resets_and_connection_is_reused(
-    tmp_path: Path, sink: Sink, start_relay
+    tmp_path: Path, sink: Sink, start_relay, pipelining: bool
 ) -> None:
     """An upstream 550 at RCPT is passed back; the relay resets the envelope (RSET) and the
     next message travels over the same connection."""
+    sink.pipelining = pipelining  # offered from the relay's first EHLO on
     relay = await start_relay(make_config(tmp_path, sink.port))
     sink.rcpt_reply = "550 5.1.1 No such user here"
     refused = await send(relay.port, SELLER, [BUYER], build())

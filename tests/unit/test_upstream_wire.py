@@ -12,7 +12,7 @@ from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.upstream import wire_format
+from relay.transaction import wire_format
 
 
 def aiosmtplib_wire(data: bytes) -> tuple[bytes, int]:

@@ -1,0 +1,104 @@
+"""relay.pipelined.ReplyCollector: the replies to a command group, however they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiosmtplib
+import pytest
+
+from relay.pipelined import ReplyCollector
+
+REPLIES = b"250-first line\r\n250 2.1.0 Sender ok\r\n250 2.1.5 Ok\r\n354 End data with .\r\n"
+
+
+class Owner:
+    """Stands in for aiosmtplib's protocol: records what the collector passes on."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.calls.append("connection_lost")
+
+    def pause_writing(self) -> None:
+        self.calls.append("pause")
+
+    def resume_writing(self) -> None:
+        self.calls.append("resume")
+
+
+def collector(count: int = 3) -> tuple[ReplyCollector, Owner]:
+    owner = Owner()
+    return ReplyCollector(owner, count, asyncio.get_running_loop()), owner
+
+
+async def test_replies_in_one_piece() -> None:
+    """Three replies in one chunk, the first of two lines: codes and texts in order."""
+    c, _ = collector()
+    c.data_received(REPLIES)
+    replies = await c.done
+    expected = [(250, "first line\n2.1.0 Sender ok"), (250, "2.1.5 Ok"), (354, "End data with .")]
+    assert expected == [(r.code, r.message) for r in replies]
+
+
+async def test_replies_byte_by_byte() -> None:
+    """The same replies one byte at a time: the same result, complete only at the end."""
+    c, _ = collector()
+    states = []
+    for i in range(len(REPLIES)):
+        c.data_received(REPLIES[i : i + 1])
+        states.append(c.done.done())
+    replies = await c.done
+    expected = ([False] * (len(REPLIES) - 1) + [True], [250, 250, 354])
+    assert expected == (states, [r.code for r in replies])
+
+
+async def test_malformed_line_fails() -> None:
+    """A line without a reply code fails the group with aiosmtplib's response error."""
+    c, _ = collector()
+    c.data_received(b"250 ok\r\nhello there\r\n")
+    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
+        await c.done
+    assert "Malformed SMTP response: hello there" == failed.value.message
+
+
+async def test_more_than_asked_for_fails() -> None:
+    """Bytes after the last expected reply: the session is out of step, the group fails."""
+    c, _ = collector(count=1)
+    c.data_received(b"250 ok\r\n250 surprise\r\n")
+    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
+        await c.done
+    assert "Unexpected data after replies" == failed.value.message
+
+
+async def test_endless_line_fails() -> None:
+    """A reply line that never ends fails once it passes 8 KiB, rather than growing."""
+    c, _ = collector()
+    for _ in range(9):
+        c.data_received(b"2" * 1024)
+    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
+        await c.done
+    assert "Response too long" == failed.value.message
+
+
+async def test_lost_connection_is_passed_on() -> None:
+    """The connection lost before all replies: the group fails as disconnected, and
+    aiosmtplib's protocol hears of it; flow control is passed on too."""
+    c, owner = collector()
+    c.pause_writing()
+    c.resume_writing()
+    c.data_received(b"250 ok\r\n")
+    c.connection_lost(ConnectionResetError("reset"))
+    with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+        await c.done
+    assert ["pause", "resume", "connection_lost"] == owner.calls
+
+
+async def test_eof_fails_and_closes() -> None:
+    """EOF from the server fails the group and asks the transport to close."""
+    c, _ = collector()
+    closes = c.eof_received()
+    with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+        await c.done
+    assert closes is False
