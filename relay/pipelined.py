@@ -4,11 +4,12 @@ aiosmtplib sends one command and reads one reply: a round trip each for MAIL, ev
 DATA, and its protocol keeps only one reply at a time (a second one arriving before the
 first is picked up is dropped). Where the next hop offers PIPELINING, the relay writes
 MAIL, the RCPTs and DATA in one write and reads their replies together, as Postfix's smtp
-client does. For the replies the connection's transport is lent to `ReplyCollector`, a
-protocol that keeps every reply in order until it has as many as commands were sent; then
-the transport goes back to aiosmtplib's protocol, which writes the content and reads the
-final reply as usual. A connection lost meanwhile is passed on to aiosmtplib's protocol too,
-so the client knows it is closed.
+client does. At a connection's first group, `GroupRouter` is put in front of aiosmtplib's
+protocol (once: uvloop stops and restarts reading at every change of protocol). It passes
+everything on to it, except while a group's replies come in: those go to a
+`ReplyCollector`, which keeps every reply in order until it has one per command. Then
+aiosmtplib's protocol writes the content and reads the final reply as usual. A connection
+lost meanwhile reaches both, so the client knows it is closed.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ _MAX_REPLY = 8192  # bytes of one reply line before it counts as garbage
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")  # what aiosmtplib refuses in a command, too
 
 
-class ReplyCollector(asyncio.Protocol):
-    """Borrows a transport from aiosmtplib's protocol until `count` replies have arrived."""
+class ReplyCollector:
+    """The replies to one command group, collected until there is one per command."""
 
-    def __init__(self, owner: Any, count: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.owner = owner  # aiosmtplib's SMTPProtocol, which gets the transport back
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
         self.count = count
         self.replies: list[aiosmtplib.SMTPResponse] = []
         self.done: asyncio.Future[list[aiosmtplib.SMTPResponse]] = loop.create_future()
@@ -37,7 +37,7 @@ class ReplyCollector(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.done.done():
-            return  # the server spoke out of turn; the caller closes the connection
+            return  # uninvited: dropped, as aiosmtplib drops what no command asked for
         self._buffer += data
         while True:
             end = self._buffer.find(b"\n")
@@ -77,15 +77,40 @@ class ReplyCollector(asyncio.Protocol):
             self.done.set_exception(exc)
             self.done.exception()  # retrieved here: the caller may already have given up
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.owner.connection_lost(exc)  # aiosmtplib must know its connection is gone
+    def lost(self, exc: Exception | None) -> None:
+        """The connection went before every reply came."""
         lost = aiosmtplib.SMTPServerDisconnected("Connection lost")
         lost.__cause__ = exc
         self._fail(lost)
 
-    def eof_received(self) -> bool:
+    def eof(self) -> None:
         self._fail(aiosmtplib.SMTPServerDisconnected("Unexpected EOF received"))
-        return False  # close the transport: connection_lost follows
+
+
+class GroupRouter(asyncio.Protocol):
+    """In front of aiosmtplib's protocol: the replies to a command group go to its
+    collector, everything else (and always the connection's end) to aiosmtplib."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner  # aiosmtplib's SMTPProtocol
+        self.collector: ReplyCollector | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.collector is not None:
+            self.collector.data_received(data)
+        else:
+            self.owner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self.collector is not None:
+            self.collector.eof()
+        result: bool | None = self.owner.eof_received()
+        return result
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.collector is not None:
+            self.collector.lost(exc)
+        self.owner.connection_lost(exc)  # aiosmtplib must know its connection is gone
 
     def pause_writing(self) -> None:
         self.owner.pause_writing()
@@ -105,8 +130,11 @@ async def exchange(client: aiosmtplib.SMTP, commands: list[bytes]) -> list[aiosm
     transport: Any = client.transport
     if protocol is None or transport is None or transport.is_closing():
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-    collector = ReplyCollector(protocol, len(commands), asyncio.get_running_loop())
-    transport.set_protocol(collector)
+    router = transport.get_protocol()
+    if not isinstance(router, GroupRouter) or router.owner is not protocol:
+        router = GroupRouter(protocol)
+        transport.set_protocol(router)
+    collector = router.collector = ReplyCollector(len(commands), asyncio.get_running_loop())
     try:
         transport.write(b"".join(c + b"\r\n" for c in commands))
         return await asyncio.wait_for(collector.done, client.timeout)
@@ -117,8 +145,7 @@ async def exchange(client: aiosmtplib.SMTP, commands: list[bytes]) -> list[aiosm
         client.close()
         raise
     finally:
-        if not transport.is_closing():
-            transport.set_protocol(protocol)
+        router.collector = None
 
 
 def accepted(response: aiosmtplib.SMTPResponse) -> bool:

@@ -1,4 +1,5 @@
-"""relay.pipelined.ReplyCollector: the replies to a command group, however they arrive."""
+"""relay.pipelined: a command group's replies, however they arrive, and the router that
+sends them to the group's collector and everything else to aiosmtplib's protocol."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import aiosmtplib
 import pytest
 
-from relay.pipelined import ReplyCollector
+from relay.pipelined import GroupRouter, ReplyCollector
 
 REPLIES = b"250-first line\r\n250 2.1.0 Sender ok\r\n250 2.1.5 Ok\r\n354 End data with .\r\n"
 
@@ -17,6 +18,13 @@ class Owner:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.calls.append(f"data {data!r}")
+
+    def eof_received(self) -> bool:
+        self.calls.append("eof")
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.calls.append("connection_lost")
@@ -28,14 +36,13 @@ class Owner:
         self.calls.append("resume")
 
 
-def collector(count: int = 3) -> tuple[ReplyCollector, Owner]:
-    owner = Owner()
-    return ReplyCollector(owner, count, asyncio.get_running_loop()), owner
+def collector(count: int = 3) -> ReplyCollector:
+    return ReplyCollector(count, asyncio.get_running_loop())
 
 
 async def test_replies_in_one_piece() -> None:
     """Three replies in one chunk, the first of two lines: codes and texts in order."""
-    c, _ = collector()
+    c = collector()
     c.data_received(REPLIES)
     replies = await c.done
     expected = [(250, "first line\n2.1.0 Sender ok"), (250, "2.1.5 Ok"), (354, "End data with .")]
@@ -44,7 +51,7 @@ async def test_replies_in_one_piece() -> None:
 
 async def test_replies_byte_by_byte() -> None:
     """The same replies one byte at a time: the same result, complete only at the end."""
-    c, _ = collector()
+    c = collector()
     states = []
     for i in range(len(REPLIES)):
         c.data_received(REPLIES[i : i + 1])
@@ -56,7 +63,7 @@ async def test_replies_byte_by_byte() -> None:
 
 async def test_malformed_line_fails() -> None:
     """A line without a reply code fails the group with aiosmtplib's response error."""
-    c, _ = collector()
+    c = collector()
     c.data_received(b"250 ok\r\nhello there\r\n")
     with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
         await c.done
@@ -65,7 +72,7 @@ async def test_malformed_line_fails() -> None:
 
 async def test_more_than_asked_for_fails() -> None:
     """Bytes after the last expected reply: the session is out of step, the group fails."""
-    c, _ = collector(count=1)
+    c = collector(count=1)
     c.data_received(b"250 ok\r\n250 surprise\r\n")
     with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
         await c.done
@@ -74,7 +81,7 @@ async def test_more_than_asked_for_fails() -> None:
 
 async def test_endless_line_fails() -> None:
     """A reply line that never ends fails once it passes 8 KiB, rather than growing."""
-    c, _ = collector()
+    c = collector()
     for _ in range(9):
         c.data_received(b"2" * 1024)
     with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
@@ -82,23 +89,48 @@ async def test_endless_line_fails() -> None:
     assert "Response too long" == failed.value.message
 
 
-async def test_lost_connection_is_passed_on() -> None:
+async def test_router_passes_everything_outside_a_group() -> None:
+    """No group open: data, EOF and flow control go to aiosmtplib's protocol unchanged."""
+    owner = Owner()
+    router = GroupRouter(owner)
+    router.data_received(b"221 bye\r\n")
+    router.pause_writing()
+    router.resume_writing()
+    closes = router.eof_received()
+    expected = (["data b'221 bye\\r\\n'", "pause", "resume", "eof"], False)
+    assert expected == (owner.calls, closes)
+
+
+async def test_router_sends_a_groups_replies_to_its_collector() -> None:
+    """While a group is open its replies go to the collector, not to aiosmtplib."""
+    owner = Owner()
+    router = GroupRouter(owner)
+    router.collector = c = collector()
+    router.data_received(REPLIES)
+    replies = await c.done
+    assert ([], [250, 250, 354]) == (owner.calls, [r.code for r in replies])
+
+
+async def test_lost_connection_reaches_both() -> None:
     """The connection lost before all replies: the group fails as disconnected, and
-    aiosmtplib's protocol hears of it; flow control is passed on too."""
-    c, owner = collector()
-    c.pause_writing()
-    c.resume_writing()
-    c.data_received(b"250 ok\r\n")
-    c.connection_lost(ConnectionResetError("reset"))
+    aiosmtplib's protocol hears of it too."""
+    owner = Owner()
+    router = GroupRouter(owner)
+    router.collector = c = collector()
+    router.data_received(b"250 ok\r\n")
+    router.connection_lost(ConnectionResetError("reset"))
     with pytest.raises(aiosmtplib.SMTPServerDisconnected):
         await c.done
-    assert ["pause", "resume", "connection_lost"] == owner.calls
+    assert ["connection_lost"] == owner.calls
 
 
-async def test_eof_fails_and_closes() -> None:
-    """EOF from the server fails the group and asks the transport to close."""
-    c, _ = collector()
-    closes = c.eof_received()
+async def test_eof_fails_the_group_and_closes() -> None:
+    """EOF from the server during a group fails it, and aiosmtplib's answer (close the
+    transport) stands."""
+    owner = Owner()
+    router = GroupRouter(owner)
+    router.collector = c = collector()
+    closes = router.eof_received()
     with pytest.raises(aiosmtplib.SMTPServerDisconnected):
         await c.done
-    assert closes is False
+    assert (["eof"], False) == (owner.calls, closes)
