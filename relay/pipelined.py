@@ -21,7 +21,8 @@ from typing import Any
 import aiosmtplib
 from aiosmtplib.typing import SMTPStatus
 
-_MAX_REPLY = 8192  # bytes of one reply line before it counts as garbage
+_MAX_LINE = 8192  # bytes of one reply line before it counts as garbage
+_MAX_REPLIES = 65536  # bytes of all the group's replies (a server may not talk forever)
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")  # what aiosmtplib refuses in a command, too
 
 
@@ -34,15 +35,20 @@ class ReplyCollector:
         self.done: asyncio.Future[list[aiosmtplib.SMTPResponse]] = loop.create_future()
         self._buffer = bytearray()
         self._lines: list[bytes] = []  # the lines of a reply that continues ("250-...")
+        self._size = 0
 
     def data_received(self, data: bytes) -> None:
         if self.done.done():
             return  # uninvited: dropped, as aiosmtplib drops what no command asked for
         self._buffer += data
+        self._size += len(data)
+        if self._size > _MAX_REPLIES:
+            self._fail(aiosmtplib.SMTPResponseException(-1, "Response too long"))
+            return
         while True:
             end = self._buffer.find(b"\n")
             if end < 0:
-                if len(self._buffer) > _MAX_REPLY:
+                if len(self._buffer) > _MAX_LINE:
                     self._fail(aiosmtplib.SMTPResponseException(-1, "Response too long"))
                 return
             line = bytes(self._buffer[: end + 1])

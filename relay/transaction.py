@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import ssl
 from dataclasses import dataclass
-from typing import Any
 
 import aiosmtplib
 from aiosmtplib.protocol import normalize_message_line_endings
@@ -136,7 +135,7 @@ async def finish_transaction(
         refused: list[aiosmtplib.SMTPRecipientRefused] = []
         for rcpt in envelope.rcpt_tos:
             response = await client.execute_command(b"RCPT", b"TO:" + _path(rcpt, encoding))
-            if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+            if not accepted(response):
                 refused.append(
                     aiosmtplib.SMTPRecipientRefused(response.code, response.message, rcpt)
                 )
@@ -219,7 +218,10 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
         client.close()  # the session's state is unknown: never reuse it
 
 
-def _final_reply(final: aiosmtplib.SMTPResponse, refused: list[Any]) -> str:
+def _final_reply(
+    final: aiosmtplib.SMTPResponse, refused: list[aiosmtplib.SMTPRecipientRefused]
+) -> str:
+    """The next hop's final reply, with the recipients it refused when it took the others."""
     reply = final.message
     if refused:
         listed = ", ".join(f"{r.recipient}: {r.code} {r.message}" for r in refused)

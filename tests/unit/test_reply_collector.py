@@ -89,6 +89,16 @@ async def test_endless_line_fails() -> None:
     assert "Response too long" == failed.value.message
 
 
+async def test_endless_reply_fails() -> None:
+    """A reply that goes on line after line fails once the group's replies pass 64 KiB."""
+    c = collector()
+    for _ in range(700):
+        c.data_received(b"250-" + b"x" * 96 + b"\r\n")
+    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
+        await c.done
+    assert ("Response too long", []) == (failed.value.message, c.replies)
+
+
 async def test_router_passes_everything_outside_a_group() -> None:
     """No group open: data, EOF and flow control go to aiosmtplib's protocol unchanged."""
     owner = Owner()
