@@ -61,42 +61,33 @@ async def test_replies_byte_by_byte() -> None:
     assert expected == (states, [r.code for r in replies])
 
 
-async def test_malformed_line_fails() -> None:
-    """A line without a reply code fails the group with aiosmtplib's response error."""
-    c = collector()
-    c.data_received(b"250 ok\r\nhello there\r\n")
+# commands in the group, what arrives, the error, and how many replies were whole before it
+FAILURES = {
+    "malformed line": (
+        3,
+        [b"250 ok\r\nhello there\r\n"],
+        "Malformed SMTP response: hello there",
+        1,
+    ),
+    "more than asked for": (1, [b"250 ok\r\n250 surprise\r\n"], "Unexpected data after replies", 1),
+    "endless line": (3, [b"2" * 1024] * 9, "Response too long", 0),  # past 8 KiB, no line end
+    "endless reply": (3, [b"250-" + b"x" * 96 + b"\r\n"] * 700, "Response too long", 0),
+}
+
+
+@pytest.mark.parametrize(("count", "chunks", "message", "whole"), FAILURES.values(), ids=FAILURES)
+async def test_bad_replies_fail_the_group(
+    count: int, chunks: list[bytes], message: str, whole: int
+) -> None:
+    """A line without a reply code, bytes after the last expected reply (the session is out
+    of step), a line past 8 KiB, or continuation lines past 64 KiB in all: the group fails
+    with aiosmtplib's response error instead of waiting or growing."""
+    c = collector(count)
+    for chunk in chunks:
+        c.data_received(chunk)
     with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
         await c.done
-    assert "Malformed SMTP response: hello there" == failed.value.message
-
-
-async def test_more_than_asked_for_fails() -> None:
-    """Bytes after the last expected reply: the session is out of step, the group fails."""
-    c = collector(count=1)
-    c.data_received(b"250 ok\r\n250 surprise\r\n")
-    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
-        await c.done
-    assert "Unexpected data after replies" == failed.value.message
-
-
-async def test_endless_line_fails() -> None:
-    """A reply line that never ends fails once it passes 8 KiB, rather than growing."""
-    c = collector()
-    for _ in range(9):
-        c.data_received(b"2" * 1024)
-    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
-        await c.done
-    assert "Response too long" == failed.value.message
-
-
-async def test_endless_reply_fails() -> None:
-    """A reply that goes on line after line fails once the group's replies pass 64 KiB."""
-    c = collector()
-    for _ in range(700):
-        c.data_received(b"250-" + b"x" * 96 + b"\r\n")
-    with pytest.raises(aiosmtplib.SMTPResponseException) as failed:
-        await c.done
-    assert ("Response too long", []) == (failed.value.message, c.replies)
+    assert (message, whole) == (failed.value.message, len(c.replies))
 
 
 async def test_router_passes_everything_outside_a_group() -> None:
