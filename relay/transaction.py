@@ -53,7 +53,7 @@ def tls_context(opts: SmtpOptions) -> ssl.SSLContext:
 
 
 def _mail_options(envelope: Envelope, client: aiosmtplib.SMTP) -> list[str]:
-    """The client's MAIL parameters worth passing on (SIZE is added by `start_mail`)."""
+    """The client's MAIL parameters worth passing on (SIZE is added by `mail_command`)."""
     options = []
     for opt in envelope.mail_options:
         upper = opt.upper()
