@@ -180,12 +180,83 @@ static PyObject *non_ascii(PyObject *self, PyObject *text) {
     return result;
 }
 
+/* relay.textscan.tidy in one pass: tab, CR, FF, VT and no-break space read as spaces;
+ * every line stripped (str.strip's whitespace) and its space runs squeezed to one; at most
+ * one empty line in a row and none at either end. The result is never longer than the text,
+ * so one buffer of the text's width holds it; one loop per width, as in non_ascii. */
+static inline int is_space(Py_UCS4 c) {
+    return c < 0x80 ? (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f))
+                    : Py_UNICODE_ISSPACE(c);
+}
+
+static inline int is_blank(Py_UCS4 c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' || c == 0xa0;
+}
+
+static PyObject *tidy(PyObject *self, PyObject *text) {
+    (void)self;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "tidy() takes a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    void *out = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)kind);
+    if (!out) return PyErr_NoMemory();
+#define TIDY(type)                                                                            \
+    do {                                                                                      \
+        const type *in = (const type *)data;                                                  \
+        type *to = (type *)out;                                                               \
+        int lines = 0, last_empty = 0; /* lines kept; whether the last kept one is empty */   \
+        Py_ssize_t start = 0;                                                                 \
+        while (start <= n) {                                                                  \
+            Py_ssize_t end = start;                                                           \
+            while (end < n && in[end] != '\n') end++;                                         \
+            Py_ssize_t first = start, last = end; /* the line without blanks at its ends */   \
+            while (first < last && is_space(in[first])) first++;                              \
+            while (last > first && is_space(in[last - 1])) last--;                            \
+            if (first < last || (lines && !last_empty)) {                                     \
+                if (lines) to[count++] = '\n';                                                \
+                int blank = 0;                                                                \
+                for (Py_ssize_t i = first; i < last; i++) {                                   \
+                    type c = in[i];                                                           \
+                    if (c > ' ' && c != 0xa0) {                                               \
+                        to[count++] = c;                                                      \
+                        blank = 0;                                                            \
+                    } else if (is_blank(c)) {                                                 \
+                        if (!blank) to[count++] = ' ';                                        \
+                        blank = 1;                                                            \
+                    } else {                                                                  \
+                        to[count++] = c;                                                      \
+                        blank = 0;                                                            \
+                    }                                                                         \
+                }                                                                             \
+                last_empty = first == last;                                                   \
+                lines++;                                                                      \
+            }                                                                                 \
+            start = end + 1;                                                                  \
+        }                                                                                     \
+        if (lines && last_empty) count--; /* the break before an empty last line */           \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND) TIDY(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND) TIDY(Py_UCS2);
+    else TIDY(Py_UCS4);
+#undef TIDY
+    PyObject *result = PyUnicode_FromKindAndData(kind, out, count);
+    PyMem_Free(out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"marks", marks, METH_O,
      "marks(lines) -> (hinted, marked): the indices of the lines holding an attribution word, "
      "and of those holding ':', '--' or '__'"},
     {"non_ascii", non_ascii, METH_O,
      "non_ascii(text) -> str: the characters of text past ASCII, in order"},
+    {"tidy", tidy, METH_O,
+     "tidy(text) -> str: every line stripped and its space runs squeezed, at most one "
+     "empty line in a row, none at the ends"},
     {"crlf_only", crlf_only, METH_O,
      "crlf_only(data) -> bool: every CR and LF in the bytes is part of a CRLF pair"},
     {NULL, NULL, 0, NULL},

@@ -21,10 +21,9 @@ import lxml.html
 
 from relay.htmlfacts import HtmlScan, Image, Link
 from relay.htmlwalk import Walk
-from relay.textscan import normalize_space, quote_start, squeeze
+from relay.textscan import normalize_space, quote_start, tidy
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-_LINE_BLANKS = " \t\r\f\v\u00a0"
 _BREAK_RUNS = re.compile(r"\n(?:[ \t\u00a0]*\n)+")  # two line breaks or more, blanks between
 MAX_ELEMENTS = 20_000
 
@@ -92,7 +91,8 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
     quoted_rendered = "".join(walk.buffers[True])
     lines = rendered.split("\n")
     start_line = quote_start(lines)
-    quote_offset = sum(len(ln) + 1 for ln in lines[:start_line])
+    head = "\n".join(lines[:start_line])
+    quote_offset = len(head) + 1 if start_line else 0  # where line start_line begins
     if start_line < len(lines):  # what sits before the separator's first letter is not quoted
         quote_offset += len(lines[start_line]) - len(lines[start_line].lstrip()) + 1
     # The joining line break makes one break the least there is.
@@ -132,28 +132,10 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
         styles=tuple(walk.styles),
         alignments=tuple(dict.fromkeys(walk.alignments)),
         max_breaks=max((run.count("\n") for run in runs), default=1),
-        new_text=_tidy("\n".join(lines[:start_line])),
-        quoted_text=_tidy("\n".join(lines[start_line:]) + "\n" + quoted_rendered),
+        new_text=tidy(head),
+        quoted_text=tidy("\n".join(lines[start_line:]) + "\n" + quoted_rendered),
         elements=walk.elements,
         depth=walk.depth,
         incomplete=incomplete,
         heading_tags=tuple(walk.headings),
     )
-
-
-def _tidy(text: str) -> str:
-    """Trim every line and collapse its runs of blanks; at most one empty line in a row, none
-    at the ends. Line by line: only the few lines with a double space are squeezed."""
-    for blank in _LINE_BLANKS[1:]:
-        if blank in text:
-            text = text.replace(blank, " ")
-    lines: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if "  " in line:
-            line = squeeze(line, " ")
-        if line or (lines and lines[-1]):
-            lines.append(line)
-    if lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)

@@ -161,7 +161,8 @@ def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
     seen: set[str] = set()
     seen_lines: set[str] = set()  # alternatives and templates repeat whole lines
     for body in msg.parts:
-        for line in body.new_text.split("\n"):
+        # dict.fromkeys drops a part's repeated lines in C, keeping the first of each.
+        for line in dict.fromkeys(body.new_text.split("\n")):
             if line in seen_lines:
                 continue  # its sentences are all in `seen` already
             seen_lines.add(line)

@@ -20,7 +20,7 @@ import relay.htmlwalk
 from relay import _htmlwalk
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
-from relay.textscan import _marked_lines, crlf_only, non_ascii
+from relay.textscan import _marked_lines, crlf_only, non_ascii, tidy
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
 
@@ -131,6 +131,27 @@ def test_c_crlf_check_on_mail() -> None:
 def test_c_non_ascii_equals_the_byte_filter(text: str) -> None:
     """The characters past ASCII, in order, in strings of every width, lone surrogates kept."""
     assert non_ascii(text, compiled=False) == non_ascii(text)
+
+
+# Every character tidy treats apart: the blanks it reads as spaces, other whitespace that
+# only strip removes (\x1c, \x85, U+2003, U+3000), line breaks, and letters of each width.
+TIDY_BITS = [" ", "  ", "\t", "\r", "\f", "\v", "\u00a0", "\x1c", "\x85", "\u2003", "\u3000",
+             "\n", "\n\n", "a", "é", "\u20ac", "\U0001f600", "\ud800"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(TIDY_BITS), max_size=30).map("".join))
+def test_c_tidy_equals_the_line_loop(text: str) -> None:
+    """Lines stripped, blank runs squeezed, empty lines collapsed: the C pass and the line
+    loop agree on strings of every width."""
+    assert tidy(text, compiled=False) == tidy(text)
+
+
+def test_c_tidy_on_a_rendered_reply() -> None:
+    """Indented lines, a run of empty ones, tabs and a no-break space inside, blanks at the
+    ends of the text: what the HTML scan's rendered text looks like."""
+    text = " \n  Hallo Frau Jung,\n\n\n\t Zu Ihrer\u00a0 Frage:  \tDas Modell.\n \n"
+    assert "Hallo Frau Jung,\n\nZu Ihrer Frage: Das Modell." == tidy(text)
 
 
 def test_the_c_loops_are_built_and_taken() -> None:
