@@ -50,7 +50,16 @@ def _header_block(raw: bytes, start: int) -> tuple[bytes, int]:
 
 def _content_type(headers: bytes) -> tuple[bytes, bytes | None]:
     """(lower-cased type, boundary or None) from one header block."""
-    m = _CONTENT_TYPE.search(_FOLD.sub(b" ", headers))
+    # The first line that starts with the field name, found by str search: a multiline `^`
+    # pattern is tried at every byte. A line starting with a letter is never a continuation,
+    # so unfolding from there on gives the line the pattern finds in the unfolded block.
+    low = headers.lower()
+    m = None
+    at = low.find(b"content-type")
+    while at >= 0 and m is None:
+        if at == 0 or low[at - 1] == 0x0A:  # at a line start
+            m = _CONTENT_TYPE.match(_FOLD.sub(b" ", headers[at:]))
+        at = low.find(b"content-type", at + 1)
     if m is None:
         return b"text/plain", None
     ctype = m.group(1).lower()

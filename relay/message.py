@@ -273,7 +273,12 @@ def _model(msg: MimePart, raw: bytes, envelope: Envelope, structure: Structure) 
                 ]
         else:
             attachments.append(_attachment(index, part, defects))
-    header_block = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    # The header block ends at the first blank line (found, not split: no copy of the body).
+    end = raw.find(b"\r\n\r\n")
+    header_block = raw[: end if end >= 0 else len(raw)]
+    end = header_block.find(b"\n\n")
+    if end >= 0:
+        header_block = header_block[:end]
     text_chars = sum(len(p.new_text) + len(p.quoted_text) for p in parts)
     if text_chars > MAX_TEXT_CHARS and not problem:
         problem = f"{text_chars} characters of text, more than the relay checks ({MAX_TEXT_CHARS})"

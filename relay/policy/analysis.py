@@ -89,7 +89,6 @@ class Analysis:
     language: str  # detected from the sender's text, '' when unknown
     default_language: str  # the marketplace's language for the recipient
     sentences: tuple[Sentence, ...]
-    body_lines: tuple[str, ...]  # the main body's own lines, for thanks_only
 
     @property
     def effective_language(self) -> str:
@@ -202,7 +201,7 @@ def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
         per_part_index[part] = index + 1
         sentences.append(Sentence(index, part, text, tuple(mine)))
         offset = end + 1
-    return Analysis(language, default, tuple(sentences), tuple(msg.new_text.splitlines()))
+    return Analysis(language, default, tuple(sentences))
 
 
 def analysis_of(msg: Message, ctx: PolicyContext) -> Analysis:

@@ -169,8 +169,9 @@ def unsubscribe_link(msg: Message, ctx: PolicyContext) -> Iterator[Hit]:
             # The model already holds the URLs of this very text: no second search for one.
             linked = any(k.part == part.index and k.source == "text" and not k.quoted
                          for k in msg.links)  # fmt: skip
-            lines = part.new_text.splitlines()
-            for i in _unsub_lines(part.new_text, ctx, linked):
+            found = _unsub_lines(part.new_text, ctx, linked)
+            lines = part.new_text.splitlines() if found else []  # most texts have none
+            for i in found:
                 if find_urls(lines[i]):
                     yield Hit(lines[i].strip()[:120], "remove the unsubscribe link")
 

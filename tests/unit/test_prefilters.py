@@ -6,7 +6,8 @@ rule's non-ASCII prefilter against every code point and its emoticon start posit
 EMOTICON over every character; order ids found from their hyphen, URLs by line and sentences
 split line by line against the one-pattern forms; normalize's byte table and replace per mark
 against the per-character recipe; relay.limits' line-start walk against the multiline `^--`
-pattern; the phone rule's digit count against the digit pattern.
+pattern, and its Content-Type found at line starts against one search of the unfolded block;
+the phone rule's digit count against the digit pattern.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from data.legit import ATTRIBUTION
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.limits import _dash_lines
+from relay.limits import _BOUNDARY, _CONTENT_TYPE, _FOLD, _content_type, _dash_lines
 from relay.policy import analysis
 from relay.policy import text as text_module
 from relay.policy.style import EMOJI, EMOJI_PART, EMOTICON, _emoji_in
@@ -155,6 +156,28 @@ def test_dash_lines_are_the_multiline_pattern_matches(raw: bytes, start: int) ->
     pattern = re.compile(rb"(?m)^--([^\r\n]*?)[ \t]*\r?$")
     expected = [(m.start(), m.group(1)) for m in pattern.finditer(raw, start)]
     assert expected == [(m.start(), m.group(1)) for m in _dash_lines(raw, start)]
+
+
+def reference_content_type(headers: bytes) -> tuple[bytes, bytes | None]:
+    """relay.limits' Content-Type lookup as one multiline search of the unfolded block."""
+    m = _CONTENT_TYPE.search(_FOLD.sub(b" ", headers))
+    if m is None:
+        return b"text/plain", None
+    b = _BOUNDARY.search(m.group(2))
+    return m.group(1).lower(), (b.group(1) if b.group(1) is not None else b.group(2)) if b else None
+
+
+HEADER_BITS = [b"Content-Type", b"content-type", b"CONTENT-TYPE", b"X-Content-Type", b":", b" ",
+               b"\t", b"\r\n", b"\n", b"\r", b"\r\n ", b"\n\t", b"multipart/mixed", b"text/html",
+               b";", b" boundary=", b'"b1"', b"xyz", b"Subject: a", b"\xc4"]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(HEADER_BITS), max_size=16).map(b"".join))
+def test_content_type_by_line_start_equals_the_multiline_search(headers: bytes) -> None:
+    """The field found at line starts (a false start, a folded value, an X- look-alike, a
+    bare CR) gives the type and boundary one search of the unfolded block gives."""
+    assert reference_content_type(headers) == _content_type(headers)
 
 
 _INVISIBLE_TABLE = dict.fromkeys(map(ord, text_module.INVISIBLE), None)
