@@ -151,19 +151,28 @@ static PyObject *crlf_only(PyObject *self, PyObject *arg) {
     return PyBool_FromLong(ok);
 }
 
+/* A buffer of the width and length of `text` for a result never longer than it, or NULL with
+ * an exception set (`name` says which function refused a non-str). */
+static void *same_width_buffer(PyObject *text, const char *name) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes a str", name);
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    void *out = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)PyUnicode_KIND(text));
+    if (!out) PyErr_NoMemory();
+    return out;
+}
+
 /* The characters of `text` past ASCII, in order, as one str (lone surrogates kept). */
 static PyObject *non_ascii(PyObject *self, PyObject *text) {
     (void)self;
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "non_ascii() takes a str");
-        return NULL;
-    }
+    if (PyUnicode_Check(text) && PyUnicode_IS_ASCII(text)) return PyUnicode_New(0, 0);
+    void *out = same_width_buffer(text, "non_ascii");
+    if (!out) return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = 0;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    if (PyUnicode_IS_ASCII(text)) return PyUnicode_New(0, 0);
-    void *out = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)kind);
-    if (!out) return PyErr_NoMemory();
 #define KEEP(type)                                                                            \
     do {                                                                                      \
         const type *in = (const type *)data;                                                  \
@@ -195,15 +204,11 @@ static inline int is_blank(Py_UCS4 c) {
 
 static PyObject *tidy(PyObject *self, PyObject *text) {
     (void)self;
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "tidy() takes a str");
-        return NULL;
-    }
+    void *out = same_width_buffer(text, "tidy");
+    if (!out) return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = 0;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    void *out = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)kind);
-    if (!out) return PyErr_NoMemory();
 #define TIDY(type)                                                                            \
     do {                                                                                      \
         const type *in = (const type *)data;                                                  \
