@@ -1,103 +1,226 @@
-/* The byte walk of py3langid's feature automaton, in C.
+/* The byte walk of py3langid's feature automaton, in C, one table read per byte.
  *
  * py3langid turns a text into byte n-gram features by walking a DFA over the text's UTF-8
  * bytes: state = nextmove[(row[state] << 8) + byte], and output[state] is the feature seen
  * there (or -1). Its Python loop costs ~100 ns a byte, about 0.1-0.2 ms for the first
- * 1,000 characters of a reply; this walk does the same in a few microseconds.
+ * 1,000 characters of a reply.
  *
- * counts(nextmove, nextmove_itemsize, row, row_itemsize, output, data)
- *   nextmove: unsigned integers (itemsize 2, 4 or 8), row: unsigned integers (2, 4 or 8),
- *   output: int32, data: bytes.
+ * Here the walk runs on two tables derived from those (relay/language.py builds them once
+ * into its model cache): next_rows[(r << 8) + byte] = row[next state] and next_features[(r <<
+ * 8) + byte] = output[next state], for every distinct row r. A state's transitions are its
+ * row's, so the row is all the walk needs to carry, and the next row is one read: py3langid's
+ * tables need two dependent reads a byte (row[state], then nextmove), and inside a message's
+ * inspection, where the 39 MB table's lines are no longer cached, each read waits on memory
+ * (78 -> 42 us on the 18 KB reply's 1,000 characters, bench/README.md). The feature read
+ * does not hold up the next step.
+ *
+ * row_counts(next_rows, next_rows_itemsize, next_features, start_row, data)
+ *   next_rows: unsigned integers (itemsize 2 or 4), next_features: int32, the same number
+ *   of items, a multiple of 256; start_row: the root state's row; data: bytes.
  * Returns (features, counts): the features seen, in the order they were first seen, as
  * int64 bytes, and how often each was seen, as int32 bytes; the order and the counts are
  * those of collections.Counter over py3langid's list of features (relay/language.py turns
  * them into its scores; tests/unit/test_language.py compares both walks).
- * A state or transition outside the tables raises ValueError (a damaged model file).
+ * A row outside the tables raises ValueError (a damaged cache file).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static inline uint64_t item(const void *buf, Py_ssize_t size, Py_ssize_t i) {
-    switch (size) {
-    case 2: return ((const uint16_t *)buf)[i];
-    case 4: return ((const uint32_t *)buf)[i];
-    default: return ((const uint64_t *)buf)[i];
+/* Count one feature in the open-addressing table: at most n distinct features, a table of
+ * at least 2n slots. */
+static inline void tally(int32_t f, int64_t *features, int32_t *seen, int32_t *slots,
+                         Py_ssize_t capacity, Py_ssize_t *distinct) {
+    Py_ssize_t h = ((uint32_t)f * 2654435761u) & (capacity - 1);
+    while (slots[h] >= 0 && features[slots[h]] != f) h = (h + 1) & (capacity - 1);
+    if (slots[h] < 0) {
+        slots[h] = (int32_t)*distinct;
+        features[*distinct] = f;
+        seen[*distinct] = 1;
+        (*distinct)++;
+    } else {
+        seen[slots[h]]++;
     }
 }
 
-static PyObject *counts(PyObject *self, PyObject *args) {
-    Py_buffer nextmove, row, output, data;
-    Py_ssize_t nm_size, row_size;
-    if (!PyArg_ParseTuple(args, "y*ny*ny*y*", &nextmove, &nm_size, &row, &row_size, &output,
-                          &data))
-        return NULL;
-    PyObject *result = NULL;
-    int64_t *features = NULL;
-    int32_t *seen = NULL;
-    int32_t *slots = NULL;
-    if ((nm_size != 2 && nm_size != 4 && nm_size != 8) ||
-        (row_size != 2 && row_size != 4 && row_size != 8)) {
-        PyErr_SetString(PyExc_ValueError, "item sizes must be 2, 4 or 8");
-        goto done;
-    }
-    Py_ssize_t nm_len = nextmove.len / nm_size, row_len = row.len / row_size;
-    Py_ssize_t out_len = output.len / (Py_ssize_t)sizeof(int32_t);
-    const int32_t *out = (const int32_t *)output.buf;
-    const unsigned char *bytes = (const unsigned char *)data.buf;
-    Py_ssize_t n = data.len;
-    /* Open addressing: at most n distinct features, a table of at least 2n slots. */
+/* The walk itself: fills features/seen (room for n each) and returns how many distinct
+ * features it saw, or -1 with ValueError set when the tables do not fit together. */
+static Py_ssize_t walk(const Py_buffer *rows_buf, Py_ssize_t size, const Py_buffer *feats_buf,
+                       Py_ssize_t at, const Py_buffer *data, int64_t *features, int32_t *seen) {
+    Py_ssize_t cells = size ? rows_buf->len / size : 0;
+    Py_ssize_t n_rows = cells / 256;
+    if (cells % 256 || feats_buf->len != cells * (Py_ssize_t)sizeof(int32_t) || at < 0 ||
+        at >= n_rows)
+        goto damaged;
+    const int32_t *next_features = (const int32_t *)feats_buf->buf;
+    const unsigned char *bytes = (const unsigned char *)data->buf;
+    Py_ssize_t n = data->len;
     Py_ssize_t capacity = 16;
     while (capacity < 2 * n) capacity <<= 1;
-    features = (int64_t *)malloc(sizeof(int64_t) * (n ? n : 1));
-    seen = (int32_t *)malloc(sizeof(int32_t) * (n ? n : 1));
-    slots = (int32_t *)malloc(sizeof(int32_t) * capacity);
-    if (!features || !seen || !slots) {
+    int32_t *slots = (int32_t *)malloc(sizeof(int32_t) * capacity);
+    if (!slots) {
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
     memset(slots, 0xff, sizeof(int32_t) * capacity); /* -1: empty */
     Py_ssize_t distinct = 0;
-    uint64_t state = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if ((Py_ssize_t)state >= row_len) goto damaged;
-        uint64_t at = (item(row.buf, row_size, (Py_ssize_t)state) << 8) + bytes[i];
-        if (at >= (uint64_t)nm_len) goto damaged;
-        state = item(nextmove.buf, nm_size, (Py_ssize_t)at);
-        if ((Py_ssize_t)state >= out_len) goto damaged;
-        int32_t f = out[state];
-        if (f < 0) continue;
-        Py_ssize_t h = ((uint32_t)f * 2654435761u) & (capacity - 1);
-        while (slots[h] >= 0 && features[slots[h]] != f) h = (h + 1) & (capacity - 1);
-        if (slots[h] < 0) {
-            slots[h] = (int32_t)distinct;
-            features[distinct] = f;
-            seen[distinct] = 1;
-            distinct++;
-        } else {
-            seen[slots[h]]++;
+        Py_ssize_t cell = (at << 8) + bytes[i];
+        at = size == 2 ? ((const uint16_t *)rows_buf->buf)[cell]
+                       : (Py_ssize_t)((const uint32_t *)rows_buf->buf)[cell];
+        if (at >= n_rows) {
+            free(slots);
+            goto damaged;
         }
+        int32_t f = next_features[cell];
+        if (f >= 0) tally(f, features, seen, slots, capacity, &distinct);
     }
-    result = Py_BuildValue("(y#y#)", (const char *)features, distinct * (Py_ssize_t)sizeof(int64_t),
-                           (const char *)seen, distinct * (Py_ssize_t)sizeof(int32_t));
-    goto done;
+    free(slots);
+    return distinct;
 damaged:
     PyErr_SetString(PyExc_ValueError, "language model tables do not fit together");
+    return -1;
+}
+
+static int check_size(Py_ssize_t size) {
+    if (size == 2 || size == 4) return 0;
+    PyErr_SetString(PyExc_ValueError, "next_rows' item size must be 2 or 4");
+    return -1;
+}
+
+static PyObject *row_counts(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer rows_buf, feats_buf, data;
+    Py_ssize_t size, at;
+    if (!PyArg_ParseTuple(args, "y*ny*ny*", &rows_buf, &size, &feats_buf, &at, &data))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = data.len ? data.len : 1;
+    int64_t *features = (int64_t *)malloc(sizeof(int64_t) * n);
+    int32_t *seen = (int32_t *)malloc(sizeof(int32_t) * n);
+    if (!features || !seen) {
+        PyErr_NoMemory();
+    } else if (check_size(size) == 0) {
+        Py_ssize_t distinct = walk(&rows_buf, size, &feats_buf, at, &data, features, seen);
+        if (distinct >= 0)
+            result = Py_BuildValue("(y#y#)", (const char *)features,
+                                   distinct * (Py_ssize_t)sizeof(int64_t), (const char *)seen,
+                                   distinct * (Py_ssize_t)sizeof(int32_t));
+    }
+    free(features);
+    free(seen);
+    PyBuffer_Release(&rows_buf);
+    PyBuffer_Release(&feats_buf);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+/* An IEEE half as a float (exact); NaN for infinities and NaNs, which no model holds. */
+static inline float half(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 31) return NAN;
+    if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in a float */
+        float v = (float)mant * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    uint32_t bits = sign | ((exp + 112) << 23) | (mant << 13);
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* best_class(next_rows, itemsize, next_features, start_row, ptc, classes, pc, data)
+ *   -> (best, gap, bound)
+ * py3langid's naive Bayes score of every class, pc[j] + sum over features f of
+ * log1p(count f) * ptc[f, j] (ptc: float16, features x classes, C order; pc: float32),
+ * summed here in double. numpy sums the same terms in float32, in an order of its own: the
+ * two differ by at most (k + 4) * 2^-24 times the sum of the terms' magnitudes, k features
+ * (recursive summation in any order, products and log1p rounded once each). gap is how far
+ * the best score is ahead of the second, bound twice what two classes' rounding can add up
+ * to, with the largest magnitude of all: where gap > bound, numpy's argmax is `best` too. Otherwise (and
+ * for a text without features, or a model with a non-finite weight: bound = inf) the caller
+ * asks numpy. */
+static PyObject *best_class(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer rows_buf, feats_buf, ptc_buf, pc_buf, data;
+    Py_ssize_t size, at, classes;
+    if (!PyArg_ParseTuple(args, "y*ny*ny*ny*y*", &rows_buf, &size, &feats_buf, &at, &ptc_buf,
+                          &classes, &pc_buf, &data))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = data.len ? data.len : 1;
+    int64_t *features = (int64_t *)malloc(sizeof(int64_t) * n);
+    int32_t *seen = (int32_t *)malloc(sizeof(int32_t) * n);
+    double *score = (double *)calloc(classes > 0 ? (size_t)classes * 2 : 1, sizeof(double));
+    if (!features || !seen || !score) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (check_size(size) < 0) goto done;
+    if (classes < 2 || pc_buf.len != classes * (Py_ssize_t)sizeof(float) ||
+        ptc_buf.len % (classes * (Py_ssize_t)sizeof(uint16_t))) {
+        PyErr_SetString(PyExc_ValueError, "language model weights do not fit together");
+        goto done;
+    }
+    Py_ssize_t distinct = walk(&rows_buf, size, &feats_buf, at, &data, features, seen);
+    if (distinct < 0) goto done;
+    Py_ssize_t n_features = ptc_buf.len / (classes * (Py_ssize_t)sizeof(uint16_t));
+    const uint16_t *ptc = (const uint16_t *)ptc_buf.buf;
+    const float *pc = (const float *)pc_buf.buf;
+    double *magnitude = score + classes;
+    for (Py_ssize_t j = 0; j < classes; j++) {
+        score[j] = pc[j];
+        magnitude[j] = fabs((double)pc[j]);
+    }
+    for (Py_ssize_t i = 0; i < distinct; i++) {
+        if (features[i] >= n_features) {
+            PyErr_SetString(PyExc_ValueError, "a feature the model has no weights for");
+            goto done;
+        }
+        double weight = log1p((double)seen[i]);
+        const uint16_t *w = ptc + features[i] * classes;
+        for (Py_ssize_t j = 0; j < classes; j++) {
+            double term = weight * (double)half(w[j]);
+            score[j] += term;
+            magnitude[j] += fabs(term);
+        }
+    }
+    Py_ssize_t best = 0, second = -1;
+    for (Py_ssize_t j = 1; j < classes; j++) {
+        if (score[j] > score[best]) {
+            second = best;
+            best = j;
+        } else if (second < 0 || score[j] > score[second]) {
+            second = j;
+        }
+    }
+    double largest = 0.0;
+    for (Py_ssize_t j = 0; j < classes; j++)
+        if (magnitude[j] > largest) largest = magnitude[j];
+    double gap = score[best] - score[second];
+    double bound = 4.0 * (double)(distinct + 4) * 5.9604644775390625e-8 * largest;
+    if (distinct == 0 || !isfinite(gap) || !isfinite(bound)) bound = INFINITY;
+    result = Py_BuildValue("(ndd)", best, isfinite(gap) ? gap : 0.0, bound);
 done:
     free(features);
     free(seen);
-    free(slots);
-    PyBuffer_Release(&nextmove);
-    PyBuffer_Release(&row);
-    PyBuffer_Release(&output);
+    free(score);
+    PyBuffer_Release(&rows_buf);
+    PyBuffer_Release(&feats_buf);
+    PyBuffer_Release(&ptc_buf);
+    PyBuffer_Release(&pc_buf);
     PyBuffer_Release(&data);
     return result;
 }
 
 static PyMethodDef methods[] = {
-    {"counts", counts, METH_VARARGS, "Feature counts of py3langid's byte automaton over data."},
+    {"row_counts", row_counts, METH_VARARGS,
+     "Feature counts of py3langid's byte automaton over data, walked row to row."},
+    {"best_class", best_class, METH_VARARGS,
+     "The best-scoring class over data, how far ahead it is, and the rounding bound."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,9 +1,18 @@
 # Stub of the C module relay/_langwalk.c (see there).
-def counts(
-    nextmove: object,
-    nextmove_itemsize: int,
-    row: object,
-    row_itemsize: int,
-    output: object,
+def row_counts(
+    next_rows: object,
+    next_rows_itemsize: int,
+    next_features: object,
+    start_row: int,
     data: bytes,
 ) -> tuple[bytes, bytes]: ...
+def best_class(
+    next_rows: object,
+    next_rows_itemsize: int,
+    next_features: object,
+    start_row: int,
+    ptc: object,
+    classes: int,
+    pc: object,
+    data: bytes,
+) -> tuple[int, float, float]: ...

@@ -24,6 +24,7 @@ MIN_LETTERS = 20  # below this a guess is noise: the marketplace default applies
 # (~150 words) gave the same language as 2,000 on all 132 texts of the suite (legit, corpus,
 # benchmark) and halves the detector's byte-by-byte walk (0.55 -> 0.33 ms on html-18k).
 MAX_CHARS = 1000
+CACHE_LAYOUT = "rows1"  # names the cached files' layout: a new layout unpacks afresh
 
 
 def cache_dir() -> Path:
@@ -36,7 +37,8 @@ def cache_dir() -> Path:
 
 
 def _unpacked(languages: tuple[str, ...]) -> Path:
-    """The model restricted to `languages`, as plain .npy files.
+    """The model restricted to `languages`, as plain .npy files, with the row-to-row tables
+    of the compiled walk (relay/_langwalk.c).
 
     py3langid ships its model xz-compressed for all 97 languages: unpacking takes 1.4 s in
     every process that starts. Unpacked once into the cache and cut to our languages, it loads
@@ -47,7 +49,7 @@ def _unpacked(languages: tuple[str, ...]) -> Path:
     from py3langid.langid import MODEL_DIR, MODEL_FILE
     from py3langid.modelio import load_model
 
-    folder = cache_dir() / f"py3langid-{version}-{'-'.join(languages)}"
+    folder = cache_dir() / f"py3langid-{version}-{'-'.join(languages)}-{CACHE_LAYOUT}"
     if (folder / "classes.json").exists():
         return folder
     ptc, pc, classes, nextmove, row, output = load_model(MODEL_DIR / MODEL_FILE)
@@ -56,9 +58,15 @@ def _unpacked(languages: tuple[str, ...]) -> Path:
     tmp.mkdir(parents=True)
     np.save(tmp / "ptc.npy", np.ascontiguousarray(ptc[:, keep]))
     np.save(tmp / "pc.npy", pc[keep])
-    np.save(tmp / "nextmove.npy", np.frombuffer(nextmove, dtype=f"u{nextmove.itemsize}"))
     np.save(tmp / "row.npy", np.frombuffer(row, dtype=f"u{row.itemsize}"))
     np.save(tmp / "output.npy", np.asarray(output, dtype=np.int32))
+    # The next state's row and feature for every (row, byte): what the compiled walk reads
+    # (see relay/_langwalk.c), 20 MB and 39 MB. py3langid's own 39 MB table is written only
+    # for a process that walks it (`_dense_table`): the cache may be a tmpfs.
+    states = np.frombuffer(nextmove, dtype=f"u{nextmove.itemsize}")
+    rows = np.frombuffer(row, dtype=f"u{row.itemsize}")
+    np.save(tmp / "next_rows.npy", rows[states])
+    np.save(tmp / "next_features.npy", np.asarray(output, dtype=np.int32)[states])
     (tmp / "classes.json").write_text(json.dumps([classes[i] for i in keep]))
     try:
         tmp.rename(folder)
@@ -69,6 +77,22 @@ def _unpacked(languages: tuple[str, ...]) -> Path:
     return folder
 
 
+def _dense_table(folder: Path) -> Path:
+    """py3langid's transition table in the cache folder, unpacked when first asked for (by
+    an identifier that walks it in Python: built without a C compiler, or for the tests)."""
+    import numpy as np
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+    from py3langid.modelio import load_model
+
+    path = folder / "nextmove.npy"
+    if not path.exists():
+        nextmove = load_model(MODEL_DIR / MODEL_FILE)[3]
+        tmp = folder / f".nextmove.{secrets.token_hex(4)}.npy"
+        np.save(tmp, np.frombuffer(nextmove, dtype=f"u{nextmove.itemsize}"))
+        os.replace(tmp, path)  # whole or not at all, whichever process gets there first
+    return path
+
+
 def _as_array(values: Any) -> array[int]:
     out: array[int] = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
     out.frombytes(memoryview(values).cast("B"))
@@ -77,7 +101,7 @@ def _as_array(values: Any) -> array[int]:
 
 def _mapped(values: Any) -> memoryview:
     """A read-only view on the memory-mapped file: pages are read when the DFA visits them
-    and shared by every process on the machine (the transition table is 39 MB; a copy per
+    and shared by every process on the machine (the walk's tables are 59 MB; a copy per
     inspection process would dominate its memory)."""
     raw = memoryview(values).cast("B")
     size = values.dtype.itemsize
@@ -95,12 +119,28 @@ def _walking(base: Any) -> Any:
     import relay._langwalk as _langwalk
 
     class WalkingIdentifier(base):  # type: ignore[misc]
-        __slots__ = ("_output32",)
+        __slots__ = ("_next_features", "_next_rows", "_start_row", "_weights")
+
+        def language(self, text: str) -> str:
+            """classify(text)[0]: from the scores summed in C (relay/_langwalk.c) where they
+            tell the best language from the others by more than numpy's rounding could move
+            them, else from py3langid's own scores. numpy's share of a detection (~30 us of
+            ~45 in a loop) is the array set-up around a product of a few hundred rows."""
+            weights = self._weights
+            if weights is not None and not self._alias_pairs and self.min_confidence is None:
+                best, gap, bound = _langwalk.best_class(
+                    self._next_rows, self._next_rows.itemsize, self._next_features,
+                    self._start_row, weights[0], len(self.nb_classes), weights[1],
+                    self._encode(text),
+                )  # fmt: skip
+                if gap > bound:
+                    return str(self.nb_classes[best])
+            return str(self.classify(text)[0])
 
         def _raw_score(self, text: bytes) -> Any:
-            features, seen = _langwalk.counts(
-                self.tk_nextmove, self.tk_nextmove.itemsize, self.tk_row, self.tk_row.itemsize,
-                self._output32, text,
+            features, seen = _langwalk.row_counts(
+                self._next_rows, self._next_rows.itemsize, self._next_features,
+                self._start_row, text,
             )  # fmt: skip
             if not features:
                 fill = 0.0 if self._norm_probs else RAW_FLOOR
@@ -129,14 +169,23 @@ def load_identifier(languages: tuple[str, ...], compiled: bool = True) -> Any:
         if compiled:
             with contextlib.suppress(ImportError):  # built without a C compiler
                 kind = _walking(LanguageIdentifier)
-        output = load("output.npy")
-        identifier = kind(
-            np.asarray(load("ptc.npy")), np.asarray(load("pc.npy")), classes,
-            _mapped(load("nextmove.npy")), output.tolist(),
-            norm_probs=False, tk_row=_as_array(load("row.npy")),
-        )  # fmt: skip
-        if kind is not LanguageIdentifier:
-            identifier._output32 = np.ascontiguousarray(output, dtype=np.int32)
+        ptc, pc = np.asarray(load("ptc.npy")), np.asarray(load("pc.npy"))
+        if kind is LanguageIdentifier:
+            dense = np.load(_dense_table(folder), mmap_mode="r")
+            return kind(
+                ptc, pc, classes, _mapped(dense), load("output.npy").tolist(),
+                norm_probs=False, tk_row=_as_array(load("row.npy")),
+            )  # fmt: skip
+        # The compiled walk reads only its own tables: py3langid's state lists (two lists
+        # of 104,583 ints, ~7 MB a process) are left empty.
+        identifier = kind(ptc, pc, classes, array("H"), [], norm_probs=False, tk_row=array("H"))
+        identifier._start_row = int(load("row.npy")[0])
+        identifier._next_rows = _mapped(load("next_rows.npy"))
+        identifier._next_features = memoryview(load("next_features.npy")).cast("B")
+        usable = ptc.dtype == np.float16 and pc.dtype == np.float32
+        identifier._weights = (
+            (np.ascontiguousarray(ptc), np.ascontiguousarray(pc)) if usable else None
+        )
         return identifier
     except OSError:
         identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
@@ -167,4 +216,7 @@ class Py3LangidDetector:
             return ""
         if self._identifier is None:
             self._identifier = self._load()
+        language = getattr(self._identifier, "language", None)  # the compiled identifier's
+        if language is not None:
+            return str(language(text[:MAX_CHARS]))
         return str(self._identifier.classify(text[:MAX_CHARS])[0])
