@@ -9,10 +9,10 @@
  * words(text, memo, compute, langs) -> [(topic, lang, start, end, matched), ...]
  *   text: str; memo: dict word -> entry; compute(word) -> entry for a word not in memo;
  *   langs: dict topic -> frozenset of languages. An entry is falsy (no term starts with
- *   the word) or a tuple (candidates, whole, follows, any_other, needles) as
- *   termindex.Entry; a candidate has the attributes topic, lang, pattern, whole_word and
- *   needle of termindex.Candidate. The result is what the Python loop appends to `found`,
- *   in the same order (tests/unit/test_termindex.py runs both against one reference).
+ *   the word) or a tuple (candidates, whole, follows, any_other, needles, rows, whole_rows)
+ *   as termindex.Entry, where rows and whole_rows are the candidates' Candidate.row tuples.
+ *   The result is what the Python loop appends to `found`, in the same order
+ *   (tests/unit/test_termindex.py runs both against one reference).
  *
  * A term is tried only where the text holds its needle (letters every match of it holds),
  * and an entry's any_other only where the text holds one of its terms' needles: most of the
@@ -26,10 +26,15 @@
 #include <Python.h>
 #include <stdlib.h>
 
-static PyObject *s_topic, *s_lang, *s_pattern, *s_whole_word, *s_needle, *s_match, *s_end,
-    *s_group, *s_strip, *s_any, *s_empty;
+static PyObject *s_match, *s_end, *s_group, *s_strip, *s_any;
 
-static inline int is_word(Py_UCS4 ch) { return Py_UNICODE_ISALNUM(ch) || ch == '_'; }
+/* ASCII by range tests (most characters of a reply), the rest by the Unicode database. */
+static inline int is_word(Py_UCS4 ch) {
+    if (ch < 128)
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_';
+    return Py_UNICODE_ISALNUM(ch);
+}
 
 /* Whether text[start:end] is all whitespace (and not empty). */
 static int all_space(int kind, const void *data, Py_ssize_t start, Py_ssize_t end) {
@@ -80,100 +85,91 @@ static PyObject *match_at(PyObject *pattern, PyObject *text, Py_ssize_t start) {
     return m;
 }
 
-/* Try the candidates of one word starting at `start`; adds what wins to `found`, `busy`. */
+/* Try the candidates of one word starting at `start`; adds what wins to `found`, `busy`.
+ * cands: their rows (Candidate.row: topic, lang, pattern, whole_word, needle, key with the
+ * language, key without), read by position: no attribute look-ups, no keys built. */
 static int try_word(PyObject *text, PyObject *word, Py_ssize_t start, PyObject *cands,
                     PyObject *langs, PyObject *busy, PyObject *found, PyObject *held) {
-    PyObject *best = PyDict_New(); /* (topic, lang or "") -> (candidate, end, matched) */
+    PyObject *best = PyDict_New(); /* key -> (row, end, matched) */
     if (!best) return -1;
     int rc = -1;
     Py_ssize_t n = PyTuple_GET_SIZE(cands);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *c = PyTuple_GET_ITEM(cands, i);
-        PyObject *topic = NULL, *lang = NULL, *key = NULL, *flag = NULL, *hit = NULL;
-        int ok = 0;
-        if (!(topic = PyObject_GetAttr(c, s_topic)) || !(lang = PyObject_GetAttr(c, s_lang)))
-            goto next;
+        PyObject *row = PyTuple_GET_ITEM(cands, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 7) {
+            PyErr_SetString(PyExc_TypeError, "a candidate row is a 7-tuple");
+            goto done;
+        }
+        PyObject *topic = PyTuple_GET_ITEM(row, 0), *lang = PyTuple_GET_ITEM(row, 1);
         PyObject *wanted = PyDict_GetItemWithError(langs, topic); /* borrowed */
-        if (!wanted && PyErr_Occurred()) goto next;
+        if (!wanted && PyErr_Occurred()) goto done;
         if (wanted) {
             int in = PySequence_Contains(wanted, lang);
-            if (in < 0) goto next;
+            if (in < 0) goto done;
             if (!in) {
                 int any = PyUnicode_Compare(lang, s_any);
-                if (any == -1 && PyErr_Occurred()) goto next;
-                if (any != 0) { ok = 1; goto next; }
+                if (any == -1 && PyErr_Occurred()) goto done;
+                if (any != 0) continue;
             }
         }
-        if (!(key = PyTuple_Pack(2, topic, wanted ? lang : s_empty))) goto next;
+        PyObject *key = PyTuple_GET_ITEM(row, wanted ? 5 : 6); /* borrowed */
         int seen = PyDict_Contains(best, key);
-        if (seen < 0) goto next;
-        if (seen) { ok = 1; goto next; }
+        if (seen < 0) goto done;
+        if (seen) continue;
         PyObject *last = PyDict_GetItemWithError(busy, key); /* borrowed */
-        if (!last && PyErr_Occurred()) goto next;
+        if (!last && PyErr_Occurred()) goto done;
         if (last) {
             Py_ssize_t until = PyLong_AsSsize_t(last);
-            if (until == -1 && PyErr_Occurred()) goto next;
-            if (until > start) { ok = 1; goto next; }
+            if (until == -1 && PyErr_Occurred()) goto done;
+            if (until > start) continue;
         }
-        if (!(flag = PyObject_GetAttr(c, s_whole_word))) goto next;
-        int whole = PyObject_IsTrue(flag);
-        if (whole < 0) goto next;
-        if (whole) {
-            hit = Py_BuildValue("(OnO)", c, start + PyUnicode_GET_LENGTH(word), word);
+        PyObject *hit = NULL;
+        if (PyTuple_GET_ITEM(row, 3) == Py_True) { /* whole_word */
+            hit = Py_BuildValue("(OnO)", row, start + PyUnicode_GET_LENGTH(word), word);
+            if (!hit) goto done;
         } else {
-            PyObject *needle = PyObject_GetAttr(c, s_needle);
-            if (!needle) goto next;
+            PyObject *needle = PyTuple_GET_ITEM(row, 4);
             int present = 1; /* a term without a needle is always tried */
             if (PyUnicode_Check(needle) && PyUnicode_GET_LENGTH(needle) > 0)
                 present = holds(text, needle, held);
-            Py_DECREF(needle);
-            if (present < 0) goto next;
-            if (!present) { ok = 1; goto next; } /* its needle is not in the text */
-            PyObject *pattern = PyObject_GetAttr(c, s_pattern);
-            if (!pattern) goto next;
-            PyObject *m = match_at(pattern, text, start);
-            Py_DECREF(pattern);
-            if (!m) goto next;
+            if (present < 0) goto done;
+            if (!present) continue; /* its needle is not in the text */
+            PyObject *m = match_at(PyTuple_GET_ITEM(row, 2), text, start);
+            if (!m) goto done;
             if (m != Py_None) {
                 PyObject *end = PyObject_CallMethodNoArgs(m, s_end);
                 PyObject *zero = PyLong_FromLong(0);
                 PyObject *group = zero ? PyObject_CallMethodOneArg(m, s_group, zero) : NULL;
                 PyObject *matched = group ? PyObject_CallMethodNoArgs(group, s_strip) : NULL;
-                if (end && matched) hit = PyTuple_Pack(3, c, end, matched);
+                if (end && matched) hit = PyTuple_Pack(3, row, end, matched);
                 Py_XDECREF(end);
                 Py_XDECREF(zero);
                 Py_XDECREF(group);
                 Py_XDECREF(matched);
-                if (!hit) { Py_DECREF(m); goto next; }
+                if (!hit) {
+                    Py_DECREF(m);
+                    goto done;
+                }
             }
             Py_DECREF(m);
+            if (!hit) continue;
         }
-        if (hit && PyDict_SetItem(best, key, hit) < 0) goto next;
-        ok = 1;
-    next:
-        Py_XDECREF(topic);
-        Py_XDECREF(lang);
-        Py_XDECREF(key);
-        Py_XDECREF(flag);
-        Py_XDECREF(hit);
-        if (!ok) goto done;
+        int set = PyDict_SetItem(best, key, hit);
+        Py_DECREF(hit);
+        if (set < 0) goto done;
     }
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(best, &pos, &key, &value)) { /* insertion order, as in Python */
-        PyObject *c = PyTuple_GET_ITEM(value, 0), *end = PyTuple_GET_ITEM(value, 1);
+        PyObject *row = PyTuple_GET_ITEM(value, 0), *end = PyTuple_GET_ITEM(value, 1);
         Py_ssize_t stop = PyLong_AsSsize_t(end);
         if (stop == -1 && PyErr_Occurred()) goto done;
-        PyObject *topic = PyObject_GetAttr(c, s_topic);
-        PyObject *lang = topic ? PyObject_GetAttr(c, s_lang) : NULL;
-        PyObject *row = lang ? Py_BuildValue("(OOnOO)", topic, lang, start, end,
-                                             PyTuple_GET_ITEM(value, 2))
-                             : NULL;
-        Py_XDECREF(topic);
-        Py_XDECREF(lang);
-        if (!row) goto done;
-        int added = PyList_Append(found, row);
-        Py_DECREF(row);
+        PyObject *out = Py_BuildValue("(OOnOO)", PyTuple_GET_ITEM(row, 0),
+                                      PyTuple_GET_ITEM(row, 1), start, end,
+                                      PyTuple_GET_ITEM(value, 2));
+        if (!out) goto done;
+        int added = PyList_Append(found, out);
+        Py_DECREF(out);
         if (added < 0) goto done;
         PyObject *until = PyLong_FromSsize_t(stop > start ? stop : start + 1);
         if (!until) goto done;
@@ -224,11 +220,11 @@ static PyObject *words(PyObject *self, PyObject *args) {
         int truth = PyObject_IsTrue(entry);
         if (truth < 0) goto fail;
         if (truth) {
-            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 4) {
-                PyErr_SetString(PyExc_TypeError, "an index entry is a 4-tuple");
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 7) {
+                PyErr_SetString(PyExc_TypeError, "an index entry is a 7-tuple");
                 goto fail;
             }
-            PyObject *cands = PyTuple_GET_ITEM(entry, 0), *whole = PyTuple_GET_ITEM(entry, 1);
+            PyObject *cands = PyTuple_GET_ITEM(entry, 5), *whole = PyTuple_GET_ITEM(entry, 6);
             PyObject *follows = PyTuple_GET_ITEM(entry, 2), *any = PyTuple_GET_ITEM(entry, 3);
             if (!PyTuple_Check(cands) || !PyTuple_Check(whole) || !PyTuple_Check(follows)) {
                 PyErr_SetString(PyExc_TypeError, "an index entry holds tuples");
@@ -242,8 +238,7 @@ static PyObject *words(PyObject *self, PyObject *args) {
             }
             if (!longer && any != Py_None) {
                 /* Entry.needles: where the text holds none, the alternation cannot match. */
-                PyObject *needles = PyTuple_GET_SIZE(entry) > 4 ? PyTuple_GET_ITEM(entry, 4)
-                                                                 : Py_None;
+                PyObject *needles = PyTuple_GET_ITEM(entry, 4);
                 int maybe = 1;
                 if (needles != Py_None) {
                     if (!PyTuple_Check(needles)) {
@@ -293,10 +288,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__termscan(void) {
     struct { PyObject **slot; const char *name; } names[] = {
-        {&s_topic, "topic"}, {&s_lang, "lang"}, {&s_pattern, "pattern"},
-        {&s_whole_word, "whole_word"}, {&s_needle, "needle"}, {&s_match, "match"},
-        {&s_end, "end"}, {&s_group, "group"}, {&s_strip, "strip"}, {&s_any, "any"},
-        {&s_empty, ""},
+        {&s_match, "match"}, {&s_end, "end"}, {&s_group, "group"}, {&s_strip, "strip"},
+        {&s_any, "any"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].name))) return NULL;

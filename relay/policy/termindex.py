@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from typing import NamedTuple, cast
 
@@ -45,6 +45,14 @@ class Candidate:
     whole_word: bool = False  # one word (or prefix) alone: it matches the whole text word
     follow: str = ""  # its second word starts with these letters, right after blanks; "": ?
     needle: str = ""  # letters every match holds past its first word's start; "": unknown
+    # What relay/_termscan.c reads, as one tuple: (topic, lang, pattern, whole_word, needle,
+    # (topic, lang), (topic, "")), the last two its keys with and without a language filter.
+    row: tuple[object, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        row = (self.topic, self.lang, self.pattern, self.whole_word, self.needle,
+               (self.topic, self.lang), (self.topic, ""))  # fmt: skip
+        object.__setattr__(self, "row", row)
 
 
 def literal_prefix(first_word: str) -> str:
@@ -104,6 +112,8 @@ class Entry(NamedTuple):
     # The needles of the terms in any_other: where the text holds none of them, any_other
     # cannot match and is not tried. None when one of those terms has no needle.
     needles: tuple[str, ...] | None = None
+    rows: tuple[tuple[object, ...], ...] = ()  # Candidate.row of each candidate
+    whole_rows: tuple[tuple[object, ...], ...] = ()  # and of each of `whole`
 
 
 _NOTHING: tuple[()] = ()  # the memo's value for a word that starts no term: falsy
@@ -194,7 +204,13 @@ class TermIndex:
         whole = tuple(c for c in candidates if c.whole_word)
         needles = tuple(c.needle for c in others)
         needed = None if not others or "" in needles else tuple(dict.fromkeys(needles))
-        result = Entry(candidates, whole, follows, any_other, needed) if candidates else _NOTHING
+        rows = tuple(c.row for c in candidates)
+        whole_rows = tuple(c.row for c in whole)
+        result = (
+            Entry(candidates, whole, follows, any_other, needed, rows, whole_rows)
+            if candidates
+            else _NOTHING
+        )
         self._words[word] = result
         return result
 
@@ -207,12 +223,16 @@ class TermIndex:
         else:
             rows = self._word_matches(text, langs)
         found = list(map(Match._make, rows))
+        extra: list[Match] = []
         for topic, lang, pattern in self.fallback:
             wanted = langs.get(topic)
             if wanted is not None and lang not in wanted and lang != "any":
                 continue
-            found += [Match(topic, lang, m.start(), m.end(), m.group(0).strip())
+            extra += [Match(topic, lang, m.start(), m.end(), m.group(0).strip())
                       for m in pattern.finditer(text)]  # fmt: skip
+        if not extra:  # the word loop's matches come by start and never overlap per key
+            return found
+        found += extra
         found.sort(key=lambda m: m.start)
         return _drop_overlaps(found, langs)
 

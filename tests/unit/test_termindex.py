@@ -82,10 +82,12 @@ def test_index_equals_one_alternation_per_topic(
     text: str, langs: dict[str, frozenset[str]], compiled: bool
 ) -> None:
     """Same matches (topic, language, span, text) as the per-topic alternations, with the
-    word loop in C and in Python."""
+    word loop in C and in Python, in the order of their starts (the analysis relies on it)."""
     index = lexicon().index_for(t.name for t in lexicon().topics) if compiled else python_index()
-    actual = sorted(index.scan(text, langs), key=lambda m: (m.start, m.topic, m.lang))
+    found = index.scan(text, langs)
+    actual = sorted(found, key=lambda m: (m.start, m.topic, m.lang))
     assert reference_scan(text, langs) == actual
+    assert sorted(m.start for m in found) == [m.start for m in found]
 
 
 def test_whole_word_terms_and_their_longer_neighbours() -> None:
