@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 
 .PHONY: run test lint typecheck unit peers corpus bench clean
 
-$(VENV)/.installed: pyproject.toml relay/_langwalk.c relay/_termscan.c relay/_htmlwalk.c relay/_linemarks.c
+$(VENV)/.installed: pyproject.toml relay/_langwalk.c relay/_termscan.c relay/_htmlwalk.c relay/_linemarks.c relay/_emojiscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml relay/_langwalk.c relay/_termscan.c relay/_htmlwalk.c relay/_linemarks.c
+$(VENV)/.dev: pyproject.toml relay/_langwalk.c relay/_termscan.c relay/_htmlwalk.c relay/_linemarks.c relay/_emojiscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(VENV)/.installed $@

@@ -16,6 +16,13 @@ from relay.policy.model import Action, Hit, rule
 from relay.rewrite import Editor, remove, unwrap
 from relay.textscan import non_ascii
 
+try:  # the prefilters in C (relay/_emojiscan.c); absent when built without a C compiler
+    from relay import _emojiscan
+
+    HAS_C_EMOJI = True
+except ImportError:  # pragma: no cover - the Python prefilters below do the same
+    HAS_C_EMOJI = False
+
 GUIDE_STYLE = "Amazon communication guidelines: style elements a permitted message may not contain"
 
 # Emoji shown as emoji by default, any pictograph forced to emoji style (U+FE0F), keycaps,
@@ -45,8 +52,11 @@ _EYES = (":", ";", "=")
 _AFTER_EYES = frozenset("'-^o)(][DPpOo3|*")
 
 
-def _emoticons(text: str) -> list[str]:
-    """EMOTICON.finditer's matches, tried only at the places an emoticon can start."""
+def emoticon_starts(text: str, compiled: bool = True) -> list[int]:
+    """The places an emoticon can start, in order: one pass in C where built
+    (relay/_emojiscan.c), else a str.find loop per character."""
+    if compiled and HAS_C_EMOJI:
+        return _emojiscan.emoticon_starts(text)
     starts: set[int] = set()
     for first in (*_EYES, "^", "<", "x", "X"):
         at = text.find(first)
@@ -62,8 +72,21 @@ def _emoticons(text: str) -> list[str]:
             elif text[at + 1 : at + 2] == "D":  # xD or XD
                 starts.add(at)
             at = text.find(first, at + 1)
+    return sorted(starts)
+
+
+def may_hold_emoji(text: str, compiled: bool = True) -> bool:
+    """Whether EMOJI can match: its class holds non-ASCII characters only, all of them at or
+    past U+2100 but five (checked in C without collecting the characters, where built)."""
+    if compiled and HAS_C_EMOJI and not _emojiscan.emoji_hint(text):
+        return False
+    return EMOJI_PART.search(non_ascii(text)) is not None
+
+
+def _emoticons(text: str) -> list[str]:
+    """EMOTICON.finditer's matches, tried only at the places an emoticon can start."""
     found, end = [], 0
-    for at in sorted(starts):
+    for at in emoticon_starts(text):
         if at >= end and (m := EMOTICON.match(text, at)) is not None:
             found.append(m.group(0))
             end = m.end()
@@ -71,8 +94,7 @@ def _emoticons(text: str) -> list[str]:
 
 
 def _emoji_in(text: str) -> list[str]:
-    rare = non_ascii(text)
-    emoji = [m.group(0) for m in EMOJI.finditer(text)] if EMOJI_PART.search(rare) else []
+    emoji = [m.group(0) for m in EMOJI.finditer(text)] if may_hold_emoji(text) else []
     return emoji + _emoticons(text)
 
 

@@ -1,5 +1,5 @@
-"""The C loops (relay/_htmlwalk.c, _termscan.c, _linemarks.c) find what their Python twins
-find.
+"""The C loops (relay/_htmlwalk.c, _termscan.c, _linemarks.c, _emojiscan.c) find what their
+Python twins find.
 
 Both are optional builds: without a C compiler the package installs without them and the
 Python loops run. So each C loop is held equal to its Python twin on inputs the golden
@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 import relay.htmlelements
 import relay.htmlwalk
 from relay import _htmlwalk
+from relay._emojiscan import emoji_hint
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
+from relay.policy.style import EMOJI_PART, emoticon_starts, may_hold_emoji
 from relay.textscan import _marked_lines, crlf_only, non_ascii, tidy
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
@@ -154,14 +156,52 @@ def test_c_tidy_on_a_rendered_reply() -> None:
     assert "Hallo Frau Jung,\n\nZu Ihrer Frage: Das Modell." == tidy(text)
 
 
+def test_every_emoji_character_passes_the_c_hint() -> None:
+    """Below U+2100 only five characters are in EMOJI_PART's class, and the C hint passes
+    each of them and everything from U+2100 on: no code point it rules out could match."""
+    below = [c for c in range(0x2100) if EMOJI_PART.match(chr(c))]
+    assert [0xA9, 0xAE, 0x203C, 0x2049, 0x20E3] == below
+    assert all(emoji_hint(chr(c)) for c in below)
+    assert all(emoji_hint("Gru\u00df " + chr(c)) for c in range(0x2100, 0x110000, 97))
+    assert not any(emoji_hint(chr(c)) for c in range(0x2100) if c not in below)
+
+
+EMOJI_BITS = ["a", " ", ":", ";", "=", "^", "<", "3", "x", "X", "D", ")", "(", "-", "'", "o",
+              "P", "|", "*", "]", "\u00e4", "\u00a9", "\u2013", "\u201e", "\u20e3",
+              "\ufe0f", "\u2764", "\U0001f600", "\ud800", "\n"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(EMOJI_BITS), max_size=30).map("".join))
+def test_c_emoji_prefilters_equal_the_python_ones(text: str) -> None:
+    """The emoticon start places and the emoji hint, in C and in Python, on text of
+    emoticon pieces, accents, dashes, quotes and emoji."""
+    assert emoticon_starts(text, compiled=False) == emoticon_starts(text)
+    assert may_hold_emoji(text, compiled=False) == may_hold_emoji(text)
+
+
+def test_c_emoji_prefilters_on_a_reply() -> None:
+    """A reply with a smiley, a time, a heart emoji and typographic quotes."""
+    text = "Danke :-) bis 10:30 \u201eTee\u201c \u2764\ufe0f ^^ <3 xD"
+    assert [6, 16, 29, 30, 32, 35] == emoticon_starts(text)  # ":" of 10:30 before a "3"
+    assert may_hold_emoji(text)
+    assert not may_hold_emoji("Gr\u00fc\u00dfe \u2013 \u201eTee\u201c, 5 \u20ac")
+    unit = "Gr\u00fc\u00dfe :) "  # Latin-1, 40 places: more than the first buffer holds
+    many = unit * 40
+    assert [k * len(unit) + 6 for k in range(40)] == emoticon_starts(many)
+    assert emoticon_starts(many, compiled=False) == emoticon_starts(many)
+
+
 def test_the_c_loops_are_built_and_taken() -> None:
     """The optional builds are present (a failed build would leave only the slower Python
     loops, silently) and the walk takes the C loop on an ordinary document."""
+    import relay.policy.style
     import relay.policy.termindex
     import relay.textscan
 
     built = (relay.htmlwalk.HAS_C_WALK, relay.policy.termindex.HAS_C_SCAN,
              relay.textscan.HAS_C_MARKS)  # fmt: skip
+    assert relay.policy.style.HAS_C_EMOJI
     assert (True, True, True) == built
     assert Walk(0).run_compiled(parse("<p>Guten <b>Tag</b></p>"), shallow_text)
 
