@@ -1,4 +1,5 @@
-/* Loops of relay.textscan in C: the line marks, the CRLF check and the non-ASCII filter.
+/* Loops of relay.textscan in C: the line marks, the CRLF check, the non-ASCII filter, the
+ * URL hint.
  *
  * Which lines may start quoted history: relay.textscan._marked_lines in one pass.
  *
@@ -253,6 +254,35 @@ static PyObject *tidy(PyObject *self, PyObject *text) {
     return result;
 }
 
+/* may_hold_url(text) -> bool: whether text holds "://" or "ww." in any case of the w's,
+ * one of which every URL match holds (relay.textscan._may_hold_url). Five str searches
+ * took ~20 us on a 6 KB reply; this is one pass. */
+static PyObject *may_hold_url(PyObject *self, PyObject *text) {
+    (void)self;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "may_hold_url() takes a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    /* (c | 0x20) == 'w' holds for "w" and "W" only. */
+#define URL_HINT(type)                                                                        \
+    do {                                                                                      \
+        const type *in = (const type *)data;                                                  \
+        for (Py_ssize_t i = 2; i < n; i++) {                                                  \
+            if (in[i] == '/' && in[i - 1] == '/' && in[i - 2] == ':') Py_RETURN_TRUE;         \
+            if (in[i] == '.' && (in[i - 1] | 0x20) == 'w' && (in[i - 2] | 0x20) == 'w')       \
+                Py_RETURN_TRUE;                                                               \
+        }                                                                                     \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND) URL_HINT(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND) URL_HINT(Py_UCS2);
+    else URL_HINT(Py_UCS4);
+#undef URL_HINT
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef methods[] = {
     {"marks", marks, METH_O,
      "marks(lines) -> (hinted, marked): the indices of the lines holding an attribution word, "
@@ -262,6 +292,8 @@ static PyMethodDef methods[] = {
     {"tidy", tidy, METH_O,
      "tidy(text) -> str: every line stripped and its space runs squeezed, at most one "
      "empty line in a row, none at the ends"},
+    {"may_hold_url", may_hold_url, METH_O,
+     "may_hold_url(text) -> bool: whether text holds '://' or 'ww.' in any case"},
     {"crlf_only", crlf_only, METH_O,
      "crlf_only(data) -> bool: every CR and LF in the bytes is part of a CRLF pair"},
     {NULL, NULL, 0, NULL},

@@ -194,9 +194,11 @@ def split_quoted(text: str) -> SplitText:
     return SplitText("\n".join(new_lines).strip("\n"), "\n".join(quoted_lines).strip("\n"))
 
 
-def _may_hold_url(text: str) -> bool:
+def _may_hold_url(text: str, compiled: bool = True) -> bool:
     """Whether URL can match: every match holds "://" or a "www." in some case, whose last
-    three characters are one of these four forms."""
+    three characters are one of these four forms (one pass in C where built)."""
+    if compiled and HAS_C_MARKS:
+        return _linemarks.may_hold_url(text)
     return "://" in text or "ww." in text or "Ww." in text or "wW." in text or "WW." in text
 
 

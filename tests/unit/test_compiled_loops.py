@@ -22,7 +22,7 @@ from relay._emojiscan import emoji_hint
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
 from relay.policy.style import EMOJI_PART, emoticon_starts, may_hold_emoji
-from relay.textscan import _marked_lines, crlf_only, non_ascii, tidy
+from relay.textscan import _marked_lines, _may_hold_url, crlf_only, non_ascii, tidy
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
 
@@ -154,6 +154,24 @@ def test_c_tidy_on_a_rendered_reply() -> None:
     ends of the text: what the HTML scan's rendered text looks like."""
     text = " \n  Hallo Frau Jung,\n\n\n\t Zu Ihrer\u00a0 Frage:  \tDas Modell.\n \n"
     assert "Hallo Frau Jung,\n\nZu Ihrer Frage: Das Modell." == tidy(text)
+
+
+URL_BITS = [":", "/", "//", "w", "W", "ww", ".", "a", " ", "\n", "\u00e4", "\u2013",
+            "\U0001f600", "http", "www"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(URL_BITS), max_size=20).map("".join))
+def test_c_url_hint_equals_the_searches(text: str) -> None:
+    """The URL hint in C and the five substring searches agree, at every string width."""
+    assert _may_hold_url(text, compiled=False) == _may_hold_url(text)
+
+
+def test_c_url_hint_on_replies() -> None:
+    """A scheme, a bare www. in any case, and text with neither."""
+    assert _may_hold_url("siehe https://example.com")
+    assert _may_hold_url("siehe WwW.example.com \u201eTee\u201c")
+    assert not _may_hold_url("Wir wissen: wow. 10:30 \u2013 a/b //")
 
 
 def test_every_emoji_character_passes_the_c_hint() -> None:
