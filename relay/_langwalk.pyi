@@ -15,4 +15,5 @@ def best_class(
     classes: int,
     pc: object,
     data: bytes,
+    sync: int = 0,
 ) -> tuple[int, float, float]: ...

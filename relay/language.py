@@ -67,6 +67,8 @@ def _unpacked(languages: tuple[str, ...]) -> Path:
     rows = np.frombuffer(row, dtype=f"u{row.itemsize}")
     np.save(tmp / "next_rows.npy", rows[states])
     np.save(tmp / "next_features.npy", np.asarray(output, dtype=np.int32)[states])
+    sync = sync_length(rows[states], int(rows[0]))
+    (tmp / "walk.json").write_text(json.dumps({"sync": sync}))
     (tmp / "classes.json").write_text(json.dumps([classes[i] for i in keep]))
     try:
         tmp.rename(folder)
@@ -91,6 +93,51 @@ def _dense_table(folder: Path) -> Path:
         np.save(tmp, np.frombuffer(nextmove, dtype=f"u{nextmove.itemsize}"))
         os.replace(tmp, path)  # whole or not at all, whichever process gets there first
     return path
+
+
+def sync_length(next_rows: Any, start_row: int, limit: int = 16) -> int:
+    """How many bytes bring the walk from any row to the row the walk from `start_row` has
+    after the same bytes (0 when `limit` bytes do not): the automaton's states are byte
+    n-grams, so its row depends on the last few bytes only. The compiled walk uses it to walk
+    a text in pieces side by side (relay/_langwalk.c), each from that many bytes early.
+
+    Found by walking every pair of rows that still differ with every byte until none is
+    left (five bytes for py3langid's model, ~1.5 s once per cache)."""
+    import numpy as np
+
+    table = np.asarray(next_rows).astype(np.int64)
+    rows = len(table) // 256
+    every_byte = np.arange(256, dtype=np.int64)
+    pairs = np.arange(rows, dtype=np.int64) * rows + start_row  # (row, start row)
+    pairs = pairs[pairs // rows != pairs % rows]
+    for steps in range(1, limit + 1):
+        found = []
+        for chunk in range(0, len(pairs), 4096):  # ~1 M cells at a time, not 10 M
+            a, b = np.divmod(pairs[chunk : chunk + 4096], rows)
+            na = table[((a[:, None] << 8) + every_byte).ravel()]
+            nb = table[((b[:, None] << 8) + every_byte).ravel()]
+            apart = na != nb
+            found.append(np.unique(na[apart] * rows + nb[apart]))
+        pairs = np.unique(np.concatenate(found)) if found else pairs[:0]
+        if not len(pairs):
+            return steps
+    return 0
+
+
+def _sync_of(folder: Path) -> int:
+    """sync_length of the cached tables, derived once into the cache folder."""
+    import numpy as np
+
+    path = folder / "walk.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return int(json.loads(path.read_text())["sync"])
+    start = int(np.load(folder / "row.npy", mmap_mode="r")[0])
+    sync = sync_length(np.load(folder / "next_rows.npy", mmap_mode="r"), start)
+    with contextlib.suppress(OSError):  # a read-only cache: derived again by the next process
+        tmp = folder / f".walk.{secrets.token_hex(4)}.json"
+        tmp.write_text(json.dumps({"sync": sync}))
+        os.replace(tmp, path)  # whole or not at all, whichever process gets there first
+    return sync
 
 
 def _as_array(values: Any) -> array[int]:
@@ -119,7 +166,7 @@ def _walking(base: Any) -> Any:
     import relay._langwalk as _langwalk
 
     class WalkingIdentifier(base):  # type: ignore[misc]
-        __slots__ = ("_next_features", "_next_rows", "_start_row", "_weights")
+        __slots__ = ("_next_features", "_next_rows", "_start_row", "_sync", "_weights")
 
         def language(self, text: str) -> str:
             """classify(text)[0]: from the scores summed in C (relay/_langwalk.c) where they
@@ -131,7 +178,7 @@ def _walking(base: Any) -> Any:
                 best, gap, bound = _langwalk.best_class(
                     self._next_rows, self._next_rows.itemsize, self._next_features,
                     self._start_row, weights[0], len(self.nb_classes), weights[1],
-                    self._encode(text),
+                    self._encode(text), self._sync,
                 )  # fmt: skip
                 if gap > bound:
                     return str(self.nb_classes[best])
@@ -182,6 +229,7 @@ def load_identifier(languages: tuple[str, ...], compiled: bool = True) -> Any:
         identifier._start_row = int(load("row.npy")[0])
         identifier._next_rows = _mapped(load("next_rows.npy"))
         identifier._next_features = memoryview(load("next_features.npy")).cast("B")
+        identifier._sync = _sync_of(folder)
         usable = ptc.dtype == np.float16 and pc.dtype == np.float32
         identifier._weights = (
             (np.ascontiguousarray(ptc), np.ascontiguousarray(pc)) if usable else None

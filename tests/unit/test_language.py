@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from py3langid.langid import LanguageIdentifier, visit_counts
 
 from relay import _langwalk
-from relay.language import LANGUAGES, load_identifier
+from relay.language import LANGUAGES, load_identifier, sync_length
 
 COMPILED = load_identifier(LANGUAGES)
 PLAIN = load_identifier(LANGUAGES, compiled=False)
@@ -174,10 +174,70 @@ def test_the_cache_holds_the_dense_table_only_once_asked(
     (folder,) = tmp_path.iterdir()
     names = sorted(p.name for p in folder.iterdir())
     expected = ["classes.json", "next_features.npy", "next_rows.npy", "output.npy", "pc.npy",
-                "ptc.npy", "row.npy"]  # fmt: skip
+                "ptc.npy", "row.npy", "walk.json"]  # fmt: skip
     assert expected == names
     plain = load_identifier(LANGUAGES, compiled=False)
     assert sorted([*expected, "nextmove.npy"]) == sorted(p.name for p in folder.iterdir())
     text = "Vielen Dank für Ihre Nachricht, das Paket ist heute an Sie unterwegs."
     assert plain.classify(text) == compiled.classify(text)
     assert "de" == compiled.language(text)
+
+
+def _scores(text: str, sync: int) -> tuple[int, float, float]:
+    ptc, pc = COMPILED._weights
+    return _langwalk.best_class(
+        COMPILED._next_rows, COMPILED._next_rows.itemsize, COMPILED._next_features,
+        COMPILED._start_row, ptc, len(COMPILED.nb_classes), pc,
+        COMPILED._encode(text[:1000]), sync,
+    )  # fmt: skip
+
+
+def _agree_in_pieces(text: str) -> None:
+    best, gap, bound = _scores(text, 0)
+    assert (best, pytest.approx(gap, rel=1e-12, abs=1e-9), pytest.approx(bound, rel=1e-12)) == (
+        _scores(text, COMPILED._sync)
+    )
+
+
+def test_the_walk_in_pieces_gives_the_same_scores() -> None:
+    """Walked in pieces side by side, each from `sync` bytes early, every suite text and
+    every run of ten of them gets the best class, lead and bound of the walk in one chain
+    (the sums differ in order only: by less than 1e-12 of them)."""
+    assert 5 == COMPILED._sync
+    runs = ["\n".join(TEXTS[i : i + 10]) for i in range(len(TEXTS))]
+    long_enough = [text for text in runs if len(COMPILED._encode(text[:1000])) >= 552]
+    assert len(long_enough) >= 300  # texts the pieces are walked for (8 x (5 + 64) bytes)
+    for text in TEXTS + runs:
+        _agree_in_pieces(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=500, max_size=1200))
+def test_any_long_text_gets_the_same_scores_in_pieces(text: str) -> None:
+    """Generated text of 500 to 1,200 characters (past the length the pieces need): the same
+    best class, lead and bound as the walk in one chain."""
+    _agree_in_pieces(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**31), st.binary(min_size=5, max_size=5))
+def test_sync_bytes_bring_any_row_to_the_start_walks_row(row: int, tail: bytes) -> None:
+    """After `sync` bytes the walk is in the same row whatever row it came from: what lets a
+    piece start with the start row `sync` bytes before its first counted byte."""
+    rows = COMPILED._next_rows
+    here, there = row % (len(rows) // 256), COMPILED._start_row
+    for byte in tail[: COMPILED._sync]:
+        here, there = rows[(here << 8) + byte], rows[(there << 8) + byte]
+    assert here == there
+
+
+def test_sync_length_of_small_automata() -> None:
+    """An automaton whose row is its last byte's class syncs in one byte, one that must see
+    two bytes in two, and one that keeps the parity of all it read never does (0)."""
+    last_byte = np.array([b % 3 for _ in range(3) for b in range(256)], dtype=np.uint16)
+    assert 1 == sync_length(last_byte, 0)
+    # rows (previous byte odd?, this byte odd?) -> row 2 * prev + this; start row 0
+    two = np.array([2 * (r % 2) + (b % 2) for r in range(4) for b in range(256)], np.uint16)
+    assert 2 == sync_length(two, 0)
+    parity = np.array([(r + b) % 2 for r in range(2) for b in range(256)], dtype=np.uint16)
+    assert 0 == sync_length(parity, 0, limit=8)
