@@ -152,6 +152,47 @@ static PyObject *crlf_only(PyObject *self, PyObject *arg) {
     return PyBool_FromLong(ok);
 }
 
+/* Offsets of the lines from `start` on that begin with "--" (a line begins at 0 or after
+ * LF; a `start` inside a line skips the rest of it): one memchr a line, where bytes.find of
+ * "\n--" reads ~1.5 cycles a byte (9 us on the 18 KB reply, before any MIME parse). */
+static PyObject *dash_lines(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &start)) return NULL;
+    const char *data = (const char *)view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *out = NULL;
+    if (start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "start lies outside the data");
+        goto done;
+    }
+    out = PyList_New(0);
+    if (!out) goto done;
+    Py_ssize_t at = start;
+    if (start > 0 && data[start - 1] != '\n') {
+        const char *lf = memchr(data + start, '\n', (size_t)(n - start));
+        at = lf ? lf - data + 1 : n;
+    }
+    while (at < n) {
+        if (at + 1 < n && data[at] == '-' && data[at + 1] == '-') {
+            PyObject *offset = PyLong_FromSsize_t(at);
+            if (!offset || PyList_Append(out, offset) < 0) {
+                Py_XDECREF(offset);
+                Py_CLEAR(out);
+                goto done;
+            }
+            Py_DECREF(offset);
+        }
+        const char *lf = memchr(data + at, '\n', (size_t)(n - at));
+        if (!lf) break;
+        at = lf - data + 1;
+    }
+done:
+    PyBuffer_Release(&view);
+    return out;
+}
+
 /* A buffer of the width and length of `text` for a result never longer than it, or NULL with
  * an exception set (`name` says which function refused a non-str). */
 static void *same_width_buffer(PyObject *text, const char *name) {
@@ -294,6 +335,8 @@ static PyMethodDef methods[] = {
      "empty line in a row, none at the ends"},
     {"may_hold_url", may_hold_url, METH_O,
      "may_hold_url(text) -> bool: whether text holds '://' or 'ww.' in any case"},
+    {"dash_lines", dash_lines, METH_VARARGS,
+     "Offsets of the lines from start on that begin with two hyphens."},
     {"crlf_only", crlf_only, METH_O,
      "crlf_only(data) -> bool: every CR and LF in the bytes is part of a CRLF pair"},
     {NULL, NULL, 0, NULL},

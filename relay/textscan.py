@@ -279,6 +279,29 @@ def crlf_only(data: bytes, compiled: bool = True) -> bool:
     return data.count(b"\n") == crlf == data.count(b"\r")
 
 
+def dash_lines(data: bytes, start: int, compiled: bool = True) -> list[int]:
+    """Offsets of the lines from `start` on that begin with "--" (where MIME delimiters can
+    be); a `start` inside a line skips the rest of that line. One memchr a line in C where
+    built (relay/_linemarks.c); else bytes.find from one "\n--" to the next."""
+    if not 0 <= start <= len(data):
+        raise ValueError("start lies outside the data")
+    if compiled and HAS_C_MARKS:
+        return _linemarks.dash_lines(data, start)
+    at = start
+    if start > 0 and data[start - 1 : start] != b"\n":
+        newline = data.find(b"\n", start)
+        at = newline + 1 if newline >= 0 else len(data)
+    found = []
+    while at < len(data):
+        if data.startswith(b"--", at):
+            found.append(at)
+        after = data.find(b"\n--", at)
+        if after < 0:
+            break
+        at = after + 1
+    return found
+
+
 _LINE_BLANKS = "\t\r\f\v\u00a0"  # read as spaces by tidy
 
 

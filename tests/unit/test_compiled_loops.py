@@ -22,7 +22,14 @@ from relay._emojiscan import emoji_hint
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
 from relay.policy.style import EMOJI_PART, emoticon_starts, may_hold_emoji
-from relay.textscan import _marked_lines, _may_hold_url, crlf_only, non_ascii, tidy
+from relay.textscan import (
+    _marked_lines,
+    _may_hold_url,
+    crlf_only,
+    dash_lines,
+    non_ascii,
+    tidy,
+)
 
 FIELDS = ("links", "images", "active", "styles", "alignments", "headings", "elements", "depth")
 
@@ -118,6 +125,30 @@ def test_c_crlf_check_equals_the_counts(pieces: list[bytes]) -> None:
     bytes.count calls do, at the start, the end and in runs of CR and LF."""
     data = b"".join(pieces)
     assert crlf_only(data, compiled=False) == crlf_only(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"-", b"--", b"\n", b"\r\n", b"a", b"\n--", b"\r"]), max_size=14),
+    st.integers(0, 40),
+)
+def test_c_dash_lines_equal_the_finds(pieces: list[bytes], start: int) -> None:
+    """Lines that begin with two hyphens: one memchr a line finds the offsets bytes.find
+    does, from any start (inside a line, on a line break, at the end)."""
+    data = b"".join(pieces)
+    start = min(start, len(data))
+    assert dash_lines(data, start, compiled=False) == dash_lines(data, start)
+
+
+def test_c_dash_lines_in_a_multipart() -> None:
+    """A start inside a line skips its rest; the delimiter lines are found, a hyphen run
+    inside a line is not; a start past the data is refused by both ways."""
+    data = b"--b\r\nx: y\r\n\r\ntext -- more\r\n--b--\r\n"
+    assert ([0, 27], [27], [27]) == (dash_lines(data, 0), dash_lines(data, 1),
+                                     dash_lines(data, 27))  # fmt: skip
+    for compiled in (True, False):
+        with pytest.raises(ValueError, match="outside"):
+            dash_lines(data, len(data) + 1, compiled=compiled)
 
 
 def test_c_crlf_check_on_mail() -> None:
