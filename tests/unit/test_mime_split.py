@@ -108,6 +108,20 @@ def test_generated_multiparts_split_to_the_feed_parsers_tree(part: str, tail: st
     same_or_declined(raw)
 
 
+HEADER_LINE = st.sampled_from(["Subject: a", "X-Y:b", "X-Y:", "X-Y:  ", "A:\t x ", " folded",
+                               "\tx", "  ", " ", "B: c: d", "From: a@b", "Q:=?utf-8?q?x?="])  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(HEADER_LINE, min_size=1, max_size=8))
+def test_generated_header_blocks_split_to_the_feed_parsers_fields(lines: list[str]) -> None:
+    """Header fields of one line or folded over several, empty or blank values, blanks after
+    the colon, a continuation first: the fields (names and raw values) the feed parser
+    reads, or declined."""
+    raw = ("\r\n".join(lines) + "\r\n\r\nbody\r\n").encode("utf-8")
+    same_or_declined(raw)
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"Subject: a\nb\n\nc\n", b"From x@y Mon\r\nSubject: a\r\n\r\nb", b"Subject: a\r\n",
