@@ -81,8 +81,8 @@ def _headers(text: str, start: int, stop: int, build: _Build) -> tuple[Message, 
     if end < 0:
         raise _Irregular("no empty line after the header fields")
     if _PLAIN_FIELDS.fullmatch(text, start, end + 2):
-        for field in _FIELD_BREAK.split(text[start:end]):
-            name, value = field.split(":", 1)
+        for whole in _FIELD_BREAK.split(text[start:end]):
+            name, value = whole.split(":", 1)
             msg.set_raw(name, value.lstrip(" \t"))  # what _field makes of the field's lines
         return msg, end + 4
     lines = text[start : end + 2].split(CRLF)[:-1]
