@@ -324,6 +324,123 @@ static PyObject *may_hold_url(PyObject *self, PyObject *text) {
     Py_RETURN_FALSE;
 }
 
+/* The piece text[a:b] stripped (str.strip's whitespace), or NULL with nothing to set when
+ * it is empty; *failed is set with an exception. */
+static PyObject *stripped(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize_t b,
+                          int *failed) {
+    while (a < b && is_space(PyUnicode_READ(kind, data, a))) a++;
+    while (b > a && is_space(PyUnicode_READ(kind, data, b - 1))) b--;
+    if (a == b) return NULL;
+    PyObject *piece = PyUnicode_Substring(text, a, b);
+    if (!piece) *failed = 1;
+    return piece;
+}
+
+/* " ".join(sentence.split()) of a stripped sentence: its blank runs as one space each (the
+ * sentence itself, with a new reference, when it has none to change). */
+static PyObject *collapsed(PyObject *sentence) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(sentence);
+    int kind = PyUnicode_KIND(sentence);
+    const void *data = PyUnicode_DATA(sentence);
+    int plain = 1;
+    for (Py_ssize_t i = 0; plain && i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (is_space(c) && (c != ' ' || (i + 1 < n && is_space(PyUnicode_READ(kind, data, i + 1)))))
+            plain = 0;
+    }
+    if (plain) return Py_NewRef(sentence);
+    Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)n);
+    if (!out) return PyErr_NoMemory();
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!is_space(c)) out[count++] = c;
+        else if (count && out[count - 1] != ' ') out[count++] = ' ';
+    }
+    PyObject *key = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, count);
+    PyMem_Free(out);
+    return key;
+}
+
+/* relay.policy.analysis.own_sentences in C: for each (index, text), the sentences of every
+ * line not seen before in any text (split after . ! or ? where blanks and more text
+ * follow, stripped, empty ones left out), each kept once by its text with blank runs as
+ * one space; [(index, sentence), ...] in order. */
+static PyObject *sentences(PyObject *self, PyObject *parts) {
+    (void)self;
+    PyObject *seq = PySequence_Fast(parts, "sentences() takes a sequence of (index, text)");
+    if (!seq) return NULL;
+    PyObject *lines_seen = PySet_New(NULL), *keys_seen = PySet_New(NULL);
+    PyObject *out = PyList_New(0);
+    int failed = !lines_seen || !keys_seen || !out;
+    for (Py_ssize_t p = 0; !failed && p < PySequence_Fast_GET_SIZE(seq); p++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, p);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "sentences() takes (index, str) pairs");
+            failed = 1;
+            break;
+        }
+        PyObject *index = PyTuple_GET_ITEM(item, 0), *text = PyTuple_GET_ITEM(item, 1);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        for (Py_ssize_t ls = 0; !failed && ls <= n;) {
+            Py_ssize_t le = ls;
+            while (le < n && PyUnicode_READ(kind, data, le) != '\n') le++;
+            PyObject *line = PyUnicode_Substring(text, ls, le);
+            int seen = line ? PySet_Contains(lines_seen, line) : -1;
+            if (seen == 0) seen = PySet_Add(lines_seen, line) < 0 ? -1 : 0;
+            Py_XDECREF(line);
+            if (seen < 0) {
+                failed = 1;
+                break;
+            }
+            Py_ssize_t start = ls, i = ls;
+            while (!seen && i <= le) {
+                Py_ssize_t end = le, next = le + 1; /* the last piece, unless a break is found */
+                for (; i < le; i++) {
+                    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                    if ((c == '.' || c == '!' || c == '?') && i + 1 < le &&
+                        is_space(PyUnicode_READ(kind, data, i + 1))) {
+                        Py_ssize_t j = i + 1;
+                        while (j < le && is_space(PyUnicode_READ(kind, data, j))) j++;
+                        if (j < le) { /* [.!?]\s+(?=\S) */
+                            end = i + 1;
+                            next = j;
+                            break;
+                        }
+                        i = le; /* blanks to the end of the line: no break in it */
+                        break;
+                    }
+                }
+                PyObject *piece = stripped(text, kind, data, start, end, &failed);
+                if (piece) {
+                    PyObject *key = collapsed(piece);
+                    int known = key ? PySet_Contains(keys_seen, key) : -1;
+                    if (known == 0) {
+                        PyObject *pair = PyTuple_Pack(2, index, piece);
+                        if (PySet_Add(keys_seen, key) < 0 || !pair || PyList_Append(out, pair) < 0)
+                            known = -1;
+                        Py_XDECREF(pair);
+                    }
+                    Py_XDECREF(key);
+                    Py_DECREF(piece);
+                    if (known < 0) failed = 1;
+                }
+                if (failed || next > le) break;
+                start = i = next;
+            }
+            ls = le + 1;
+        }
+    }
+    Py_DECREF(seq);
+    Py_XDECREF(lines_seen);
+    Py_XDECREF(keys_seen);
+    if (failed) Py_CLEAR(out);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"marks", marks, METH_O,
      "marks(lines) -> (hinted, marked): the indices of the lines holding an attribution word, "
@@ -335,6 +452,8 @@ static PyMethodDef methods[] = {
      "empty line in a row, none at the ends"},
     {"may_hold_url", may_hold_url, METH_O,
      "may_hold_url(text) -> bool: whether text holds '://' or 'ww.' in any case"},
+    {"sentences", sentences, METH_O,
+     "The sentences of each text's lines not seen before, each kept once."},
     {"dash_lines", dash_lines, METH_VARARGS,
      "Offsets of the lines from start on that begin with two hyphens."},
     {"crlf_only", crlf_only, METH_O,

@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING
 
 from relay.policy.text import TermMatch, normalize_all
 
+try:
+    from relay import _linemarks
+
+    HAS_C_SENTENCES = True
+except ImportError:  # built without a C compiler: the same split in Python
+    HAS_C_SENTENCES = False
+
 if TYPE_CHECKING:
     from relay.message import Message
     from relay.policy.context import PolicyContext
@@ -138,6 +145,29 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def own_sentences(parts: list[tuple[int, str]], compiled: bool = True) -> list[tuple[int, str]]:
+    """(index, sentence) of every (index, text): the sentences of each line not seen before
+    in any text (alternatives and templates repeat whole lines), each sentence once (by its
+    text with blank runs as one space). One C pass where built (relay/_linemarks.c)."""
+    if compiled and HAS_C_SENTENCES:
+        return _linemarks.sentences(parts)
+    texts: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    seen_lines: set[str] = set()
+    for index, text in parts:
+        # dict.fromkeys drops a part's repeated lines in C, keeping the first of each.
+        for line in dict.fromkeys(text.split("\n")):
+            if line in seen_lines:
+                continue  # its sentences are all in `seen` already
+            seen_lines.add(line)
+            for sentence in split_sentences(line):
+                key = " ".join(sentence.split())  # sentences are stripped: same as \s+ -> " "
+                if key not in seen:
+                    seen.add(key)
+                    texts.append((index, sentence))
+    return texts
+
+
 def _blank(text: str, matches: list[TermMatch]) -> str:
     chars = list(text)
     for m in matches:
@@ -157,19 +187,7 @@ def _default_language(msg: Message, ctx: PolicyContext) -> str:
 
 def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
     texts: list[tuple[int, str]] = [(-1, msg.subject)] if msg.subject.strip() else []
-    seen: set[str] = set()
-    seen_lines: set[str] = set()  # alternatives and templates repeat whole lines
-    for body in msg.parts:
-        # dict.fromkeys drops a part's repeated lines in C, keeping the first of each.
-        for line in dict.fromkeys(body.new_text.split("\n")):
-            if line in seen_lines:
-                continue  # its sentences are all in `seen` already
-            seen_lines.add(line)
-            for sentence in split_sentences(line):
-                key = " ".join(sentence.split())  # sentences are stripped: same as \s+ -> " "
-                if key not in seen:
-                    seen.add(key)
-                    texts.append((body.index, sentence))
+    texts += own_sentences([(body.index, body.new_text) for body in msg.parts])
     language = ctx.detector.detect(msg.new_text) if ctx.detector is not None else ""
     default = _default_language(msg, ctx)
     sensitive_langs = frozenset({language or default, "any"} - {""})

@@ -21,6 +21,7 @@ from relay import _htmlwalk
 from relay._emojiscan import emoji_hint
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
+from relay.policy.analysis import own_sentences
 from relay.policy.style import EMOJI_PART, emoticon_starts, may_hold_emoji
 from relay.textscan import (
     _marked_lines,
@@ -283,3 +284,30 @@ def test_c_walk_on_deep_nesting(depth: int) -> None:
     python, compiled = walked(root, False), walked(root, True)
     assert repr(python) == repr(compiled)
     assert compiled["depth"] == python["depth"] > 250
+
+
+SENTENCE_PIECE = st.sampled_from(["Danke.", "Hallo", " ", "  ", "\t", "\n", "\n\n", ".", "!", "?",
+                                  "? ", ". Ja", "1.5", "\u00a0", "\u2009", "\r", "\x1c", "\u3000",
+                                  "Wir senden es.", "e.g. so", "\u00fc", "\u2014", "\U0001f600"])  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 3), st.lists(SENTENCE_PIECE, max_size=14)), max_size=4))
+def test_c_sentences_equal_the_line_loop(parts: list[tuple[int, list[str]]]) -> None:
+    """Sentences of the lines not seen before, each once: one C pass finds the pieces the
+    line loop finds, with every kind of blank (tab, CR, no-break and thin spaces, U+001C,
+    ideographic space) around the punctuation, lines repeated within and across texts, and
+    characters of every width."""
+    texts = [(index, "".join(pieces)) for index, pieces in parts]
+    assert own_sentences(texts, compiled=False) == own_sentences(texts)
+
+
+def test_c_sentences_of_two_alternatives() -> None:
+    """A plain and an HTML part with the same lines: each sentence once, from the first part
+    that has it; a sentence differing only in its blanks counts as seen."""
+    plain = "Hallo Frau Jung,\n\nDas Paket ist unterwegs. Es kommt morgen!\nViele Gr\u00fc\u00dfe"
+    html = "Hallo Frau Jung,\nDas  Paket ist\tunterwegs. Neu hier?  Ja.\nViele Gr\u00fc\u00dfe"
+    expected = [(0, "Hallo Frau Jung,"), (0, "Das Paket ist unterwegs."), (0, "Es kommt morgen!"),
+                (0, "Viele Gr\u00fc\u00dfe"), (1, "Neu hier?"), (1, "Ja.")]  # fmt: skip
+    assert expected == own_sentences([(0, plain), (1, html)])
+    assert expected == own_sentences([(0, plain), (1, html)], compiled=False)
