@@ -6,7 +6,10 @@
  * quote_start tries its attribution patterns only on lines holding one of the words every
  * attribution contains ("wrote", "schr", "cri", ASCII case-folded, with U+0130 and U+0131
  * read as "i" and U+017F as "s", the letters re.IGNORECASE also equates), and its separator
- * and header-block patterns only on lines holding ":", "--" or "__". The Python form finds
+ * and header-block patterns only on lines holding "--" or "__", or a ":" in a line whose
+ * first character after its blanks and one "*" is f, v or d in either case (a header block
+ * starts with From/Von/Van/De/Da; re.IGNORECASE equates no other character with those
+ * three letters). The Python form finds
  * them with bytes.find over the lines' UTF-8 (one pass per needle, ~40 us for a 6 KB
  * reply); this walks the characters once, or, in a line of Latin-1 characters, jumps with
  * memchr between the characters that matter (36,000 instead of 111,000 instructions for
@@ -48,14 +51,14 @@ static inline unsigned folded(Py_UCS4 c) {
  * Only the characters that can end a needle (':', '-', '_', and the needles' last letters
  * i, r, e) are looked at more closely, by looking back at the characters before them; the
  * others cost one comparison each. The line is left as soon as both marks are set. */
-#define scan_line(type, data, n, hint, mark)                                                  \
+#define scan_line(type, data, n, hint, mark, colon)                                           \
     do {                                                                                      \
         type *chars = (type *)(data);                                                         \
         for (Py_ssize_t k = 0; k < (n) && !(*(hint) && *(mark)); k++) {                      \
             Py_UCS4 raw = chars[k];                                                           \
             if (raw < 0x80 && !INTERESTING[raw]) continue;                                    \
             unsigned c = folded(raw);                                                         \
-            if (c == ':') *(mark) = 1;                                                        \
+            if (c == ':') *(mark) |= (colon);                                                 \
             else if (c == '-' || c == '_') {                                                  \
                 if (k >= 1 && folded(chars[k - 1]) == c) *(mark) = 1;                         \
             } else if (c == 'i') { /* cri */                                                  \
@@ -76,9 +79,9 @@ static inline unsigned folded(Py_UCS4 c) {
 /* scan_line for a line of Latin-1 characters (most mail): by memchr, which runs many bytes
  * a step, rather than character by character. Every needle holds an "r" ("cri", "schr",
  * "wrote"): each r or R is checked against the letters around it. */
-static void scan_latin1(const Py_UCS1 *s, Py_ssize_t n, int *hint, int *mark) {
+static void scan_latin1(const Py_UCS1 *s, Py_ssize_t n, int *hint, int *mark, int colon) {
     const Py_UCS1 *end = s + n, *p;
-    int m = memchr(s, ':', (size_t)n) != NULL;
+    int m = colon && memchr(s, ':', (size_t)n) != NULL;
     for (p = s; !m && (p = memchr(p, '-', (size_t)(end - p))); p++) m = p > s && p[-1] == '-';
     for (p = s; !m && (p = memchr(p, '_', (size_t)(end - p))); p++) m = p > s && p[-1] == '_';
     int h = 0;
@@ -107,6 +110,17 @@ static int add(PyObject *set, Py_ssize_t index) {
     return rc;
 }
 
+/* Whether a ":" in the line can be a header block's From line: its first character after
+ * the blanks (str.isspace's, which are re's \s) and one "*" is f, v or d in either case. */
+static int may_start_from(int kind, const void *data, Py_ssize_t n) {
+    Py_ssize_t k = 0;
+    while (k < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k))) k++;
+    if (k < n && PyUnicode_READ(kind, data, k) == '*') k++;
+    if (k >= n) return 0;
+    Py_UCS4 c = PyUnicode_READ(kind, data, k);
+    return c == 'f' || c == 'F' || c == 'v' || c == 'V' || c == 'd' || c == 'D';
+}
+
 static PyObject *marks(PyObject *self, PyObject *arg) {
     (void)self;
     PyObject *seq = PySequence_Fast(arg, "marks() takes a sequence of str");
@@ -122,10 +136,13 @@ static PyObject *marks(PyObject *self, PyObject *arg) {
         int hint = 0, mark = 0;
         const void *data = PyUnicode_DATA(line);
         Py_ssize_t n = PyUnicode_GET_LENGTH(line);
-        switch (PyUnicode_KIND(line)) { /* one loop per width: no width test per character */
-        case PyUnicode_1BYTE_KIND: scan_latin1((const Py_UCS1 *)data, n, &hint, &mark); break;
-        case PyUnicode_2BYTE_KIND: scan_line(const Py_UCS2, data, n, &hint, &mark); break;
-        default: scan_line(const Py_UCS4, data, n, &hint, &mark); break;
+        int kind = PyUnicode_KIND(line), colon = may_start_from(kind, data, n);
+        switch (kind) { /* one loop per width: no width test per character */
+        case PyUnicode_1BYTE_KIND:
+            scan_latin1((const Py_UCS1 *)data, n, &hint, &mark, colon);
+            break;
+        case PyUnicode_2BYTE_KIND: scan_line(const Py_UCS2, data, n, &hint, &mark, colon); break;
+        default: scan_line(const Py_UCS4, data, n, &hint, &mark, colon); break;
         }
         if ((hint && add(hinted, i) < 0) || (mark && add(marked, i) < 0)) goto fail;
     }

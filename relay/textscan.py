@@ -86,8 +86,22 @@ def _lines_holding(text: bytes, starts: list[int], needles: tuple[bytes, ...]) -
     return found
 
 
+def _may_start_from(line: str) -> bool:
+    """Whether _HEADER_FROM can match the line: its first character after the blanks (\\s
+    is str.isspace) and one "*" is f, v or d (no other character is those letters under
+    re.IGNORECASE)."""
+    head = line.lstrip()
+    if head.startswith("*"):
+        head = head[1:]
+    return head[:1] in _FROM_INITIALS
+
+
+_FROM_INITIALS = frozenset("fFvVdD")
+
+
 def _marked_lines(lines: list[str], compiled: bool = True) -> tuple[set[int], set[int]]:
-    """(lines holding an attribution word, lines holding "--", "__" or ":").
+    """(lines holding an attribution word, lines holding "--" or "__", or a ":" in a line
+    that may be a header block's From line).
 
     One pass in C (relay/_linemarks.c) where built. Else searched in the lines' UTF-8
     bytes, lower-cased: the needles are ASCII, bytes.lower and bytes.find are several times
@@ -102,9 +116,10 @@ def _marked_lines(lines: list[str], compiled: bool = True) -> tuple[set[int], se
             data = data.replace(letter, ascii_letter)
     low = data.lower()  # ASCII letters only: enough for ASCII words (the rest is folded above)
     starts = list(itertools.accumulate((len(ln) + 1 for ln in low.split(b"\n")), initial=0))
+    colons = {i for i in _lines_holding(low, starts, (b":",)) if _may_start_from(lines[i])}
     return (
         _lines_holding(low, starts, _ATTRIBUTION_HINTS),
-        _lines_holding(low, starts, (b":",)) | _lines_with_pair(low, starts, (b"-", b"_")),
+        colons | _lines_with_pair(low, starts, (b"-", b"_")),
     )
 
 

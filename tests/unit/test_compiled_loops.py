@@ -100,7 +100,8 @@ def test_without_the_c_module_the_python_walk_runs(monkeypatch: pytest.MonkeyPat
 
 LINE_PIECES = ["wrote", "WROTE", "Schr", "SCHRIEB", "cri", "crİ", "crı", "ſchr", "scHr", "wro",
                "te", ":", "-", "--", "_", "__", "–", "ä", "é", " ", "x", "\u0130", "\u0131",
-               "\u017f", "\U0001f600", "\ud800"]  # fmt: skip
+               "\u017f", "\U0001f600", "\ud800", "From", "v", "D", "*", "\u00a0", "\t",
+               "\u2003"]  # fmt: skip
 lines_of_pieces = st.lists(st.lists(st.sampled_from(LINE_PIECES), max_size=8).map("".join),
                            max_size=12)  # fmt: skip
 
@@ -114,9 +115,12 @@ def test_c_line_marks_equal_the_byte_search(lines: list[str]) -> None:
 
 
 def test_c_line_marks_on_a_reply() -> None:
-    """A German attribution, an Outlook separator and a header line are marked."""
-    lines = ["Hallo,", "danke.", "Am Mo. schrieb Eva:", "-----Original Message-----", "x y"]
-    assert ({2}, {2, 3}) == _marked_lines(lines)
+    """A German attribution is hinted; an Outlook separator and the From lines a header
+    block can start with are marked, a colon in any other line is not."""
+    lines = ["Hallo,", "danke.", "Am Mo. schrieb Eva:", "-----Original Message-----", "x y",
+             " *Von:* Eva", "\u00a0De: Eva", "Zu Ihrer Frage: ja", "**From: x", "from"]  # fmt: skip
+    assert ({2}, {3, 5, 6}) == _marked_lines(lines)
+    assert ({2}, {3, 5, 6}) == _marked_lines(lines, compiled=False)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import pytest
 from data.legit import ATTRIBUTION
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,7 +48,8 @@ PIECES = [
     "heeft", "geschreven", "Le mar. 5 mars 2024 à 02:40, Anne", "a écrit :", "A ÉCRIT :",
     "El lun, 4 mar 2024 a las 14:18, Ana", "escribió:", "Il giorno lun 4 mar 2024", "ha scritto:",
     "Hallo Frau Jung,", "danke", "> quoted", "From: Tom", "Sent: Sunday", "Subject: x", "Grüße",
-    "-----Original Message-----", "", " ", "İ", "ı", "ſ", "ẞ",
+    "-----Original Message-----", "", " ", "İ", "ı", "ſ", "ẞ", "*Von:*", "\u00a0De:", "*",
+    "Da: Bo", "van: Jo", "Datum: x", "An: y", "Gesendet: z", "Betreff: w", "\u2003From:",
 ]  # fmt: skip
 line = st.lists(st.sampled_from(PIECES), max_size=4).map(" ".join)
 
@@ -67,6 +69,16 @@ def test_every_client_attribution_still_starts_the_quote() -> None:
         cases += [["Danke.", text, "> x"], ["Danke.", head, tail, "> x"]]
     assert [reference_quote_start(c) for c in cases] == [quote_start(c) for c in cases]
     assert all(quote_start(c) == 1 for c in cases)
+
+
+@pytest.mark.parametrize(
+    "first", ["From: Tom", "Von: Eva", " Van: Jo", "*De:* Ana", "\u00a0Da: Bo", "\tde: x"]
+)
+def test_every_header_block_still_starts_the_quote(first: str) -> None:
+    """A header block's From line in each language, after blanks of any kind or a "*":
+    tried by the prefilter and found where the reference finds it."""
+    lines = ["Danke.", "Das Paket: unterwegs.", first, "Gesendet: Mo", "An: x", "Betreff: y"]
+    assert (2, 2) == (reference_quote_start(lines), quote_start(lines))
 
 
 def test_every_emoji_match_holds_a_prefilter_character() -> None:
