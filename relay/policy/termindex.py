@@ -73,12 +73,13 @@ _SYNTAX = frozenset("\\.^$*+?{}[]|()")
 MIN_NEEDLE = 3  # shorter runs are in most texts: looking for them costs more than it saves
 
 
-def required_literal(source: str) -> str:
+def required_literal(source: str, first: bool = False) -> str:
     """The longest run of literal characters that every match of `source` (a term's regex
     as term_parts writes it) holds, past the run it starts with (the letters the index
     files it under, there wherever it is tried); "" when it has none of MIN_NEEDLE or more
     or holds a piece term_parts never writes. A character followed by "?" is optional and
-    ends the run before it."""
+    ends the run before it. `first`: the run it starts with counts too, and so does a run
+    shorter than MIN_NEEDLE (for a term searched in the whole text: "%" in "% rabatt")."""
     runs: list[str] = []
     run, at = "", 0
     while at < len(source):
@@ -96,8 +97,8 @@ def required_literal(source: str) -> str:
         else:  # a letter, or a symbol re.escape leaves as it is ("," "'")
             run, at = run + source[at], at + 1
     runs.append(run)
-    best = max(runs[1:], key=len, default="")
-    return best if len(best) >= MIN_NEEDLE else ""
+    best = max(runs if first else runs[1:], key=len, default="")
+    return best if len(best) >= (1 if first else MIN_NEEDLE) else ""
 
 
 class Entry(NamedTuple):
@@ -172,6 +173,15 @@ class TermIndex:
             (topic, lang, re.compile("|".join(sources)))
             for (topic, lang), sources in fallback.items()
         )
+        # Every match of a fallback holds one of its sources' literals: a text holding none
+        # is not searched (eight of the nine fallbacks need a "%", which few replies hold).
+        self.fallback_needles = tuple(
+            tuple(needles) if all(needles) else None
+            for needles in (
+                [required_literal(src.removeprefix(r"(?<!\w)"), first=True) for src in sources]
+                for sources in fallback.values()
+            )
+        )
 
     def _candidates(self, word: str) -> Entry | tuple[()]:
         """The terms that can start at this text word, in trial order, and cheap tests for
@@ -224,9 +234,13 @@ class TermIndex:
             rows = self._word_matches(text, langs)
         found = list(map(Match._make, rows))
         extra: list[Match] = []
-        for topic, lang, pattern in self.fallback:
+        for (topic, lang, pattern), needles in zip(
+            self.fallback, self.fallback_needles, strict=True
+        ):
             wanted = langs.get(topic)
             if wanted is not None and lang not in wanted and lang != "any":
+                continue
+            if needles is not None and not any(needle in text for needle in needles):
                 continue
             extra += [Match(topic, lang, m.start(), m.end(), m.group(0).strip())
                       for m in pattern.finditer(text)]  # fmt: skip

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruletools import lexicon
 
+from relay.policy.analysis import sentence_topics
 from relay.policy.termindex import Match, TermIndex, required_literal
 from relay.policy.text import normalize, term_parts
 
@@ -139,21 +140,46 @@ def examples(term: str) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize(
+    ("term", "needle"),
+    [("% rabatt", "rabatt"), ("★★★★★", "★★★★★"), ("% de reduction", "reduction"), ("€", "€")],
+)
+def test_a_fallbacks_needle_may_be_its_first_run(term: str, needle: str) -> None:
+    """For a term searched in the whole text the run it starts with counts, of any length."""
+    assert needle == required_literal(term_parts(term)[2], first=True)
+
+
 def test_every_match_of_a_term_holds_its_needle() -> None:
     """For every term of the lexicon with a needle, the texts it matches hold the needle
-    (a needle a match can lack would hide that term wherever the needle is missing)."""
+    (a needle a match can lack would hide that term wherever the needle is missing), both
+    the index's needle and the whole-text search's (first run included)."""
     checked, lacking = 0, []
     for topic in lexicon().topics:
         for _, terms in topic.terms:
             for term in terms:
                 _, _, source = term_parts(term)
-                needle = required_literal(source)
-                if not needle:
-                    continue
-                for text in examples(term):
-                    m = re.compile(source).match(text)
-                    if m is not None:
-                        checked += 1
-                        if needle not in m.group(0):
-                            lacking.append((term, text, needle))
-    assert ([], True) == (lacking, checked > 2000)
+                for first in (False, True):
+                    needle = required_literal(source, first=first)
+                    if not needle:
+                        continue
+                    for text in examples(term):
+                        m = re.compile(source).match(text)
+                        if m is not None:
+                            checked += 1
+                            if needle not in m.group(0):
+                                lacking.append((term, text, needle))
+    assert ([], True) == (lacking, checked > 4000)
+
+
+def test_fallbacks_are_searched_only_where_their_needles_are() -> None:
+    """Texts with and without a fallback term's literals: the scan finds what searching
+    every fallback finds (a text without "rabatt" or "★★★★★" is not searched for them)."""
+    index = lexicon().index_for(sentence_topics(lexicon()))
+    assert index.fallback
+    assert all(n is not None for n in index.fallback_needles)
+    for text in ["jetzt 20 % rabatt auf alles", "20 % auf alles", "★★★★★ bitte", "★★★★ ja"]:
+        expected = sorted(
+            (topic, m.start()) for topic, _, p in index.fallback for m in p.finditer(text)
+        )
+        found = sorted((m.topic, m.start) for m in index.scan(text, {}) if m.text[:1] in "%★")
+        assert expected == found
