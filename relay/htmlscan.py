@@ -21,10 +21,9 @@ import lxml.html
 
 from relay.htmlfacts import HtmlScan, Image, Link
 from relay.htmlwalk import Walk
-from relay.textscan import normalize_space, quote_start, tidy
+from relay.textscan import break_run, normalize_space, quote_start, tidy
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-_BREAK_RUNS = re.compile(r"\n(?:[ \t\u00a0]*\n)+")  # two line breaks or more, blanks between
 MAX_ELEMENTS = 20_000
 
 
@@ -96,7 +95,6 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
     if start_line < len(lines):  # what sits before the separator's first letter is not quoted
         quote_offset += len(lines[start_line]) - len(lines[start_line].lstrip()) + 1
     # The joining line break makes one break the least there is.
-    runs = _BREAK_RUNS.findall(rendered + "\n" + quoted_rendered)
     links = tuple(
         Link(
             url=d.url,
@@ -131,7 +129,7 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
         active=tuple(dict.fromkeys(walk.active)),
         styles=tuple(walk.styles),
         alignments=tuple(dict.fromkeys(walk.alignments)),
-        max_breaks=max((run.count("\n") for run in runs), default=1),
+        max_breaks=break_run(rendered + "\n" + quoted_rendered),
         new_text=tidy(head),
         quoted_text=tidy("\n".join(lines[start_line:]) + "\n" + quoted_rendered),
         elements=walk.elements,

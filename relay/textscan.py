@@ -294,6 +294,17 @@ def crlf_only(data: bytes, compiled: bool = True) -> bool:
     return data.count(b"\n") == crlf == data.count(b"\r")
 
 
+_BREAK_RUNS = re.compile(r"\n(?:[ \t\u00a0]*\n)+")  # two line breaks or more, blanks between
+
+
+def break_run(text: str, compiled: bool = True) -> int:
+    """The most line breaks in a row with only spaces, tabs or no-break spaces between them
+    (1 when no two are). One C pass where built (relay/_linemarks.c)."""
+    if compiled and HAS_C_MARKS:
+        return _linemarks.break_run(text)
+    return max((run.count("\n") for run in _BREAK_RUNS.findall(text)), default=1)
+
+
 def dash_lines(data: bytes, start: int, compiled: bool = True) -> list[int]:
     """Offsets of the lines from `start` on that begin with "--" (where MIME delimiters can
     be); a `start` inside a line skips the rest of that line. One memchr a line in C where

@@ -26,6 +26,7 @@ from relay.policy.style import EMOJI_PART, emoticon_starts, may_hold_emoji
 from relay.textscan import (
     _marked_lines,
     _may_hold_url,
+    break_run,
     crlf_only,
     dash_lines,
     non_ascii,
@@ -315,3 +316,20 @@ def test_c_sentences_of_two_alternatives() -> None:
                 (0, "Viele Gr\u00fc\u00dfe"), (1, "Neu hier?"), (1, "Ja.")]  # fmt: skip
     assert expected == own_sentences([(0, plain), (1, html)])
     assert expected == own_sentences([(0, plain), (1, html)], compiled=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["\n", "\n\n", " ", "\t", "\u00a0", "x", "\u2003", "\r", "\U0001f600"]),
+                max_size=16))  # fmt: skip
+def test_c_break_run_equals_the_pattern(pieces: list[str]) -> None:
+    """The longest run of line breaks with blanks between: one C pass counts what the
+    pattern's matches hold, at the ends, with other blanks (CR, em space) breaking a run."""
+    text = "".join(pieces)
+    assert break_run(text, compiled=False) == break_run(text)
+
+
+def test_c_break_run_on_rendered_html() -> None:
+    """Three breaks with a no-break space and a tab between count three; a letter or an
+    em space between two breaks ends the run; no two breaks: 1."""
+    assert [3, 2, 1, 1] == [break_run(t) for t in ["a\n\u00a0\n\t\nb", "a\n\nx\n\u2003\nb",
+                                                   "a\nb", ""]]  # fmt: skip
