@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from relay.policy.envelope import marketplace_tld
 from relay.policy.text import TermMatch, normalize_all
 
 try:
@@ -176,8 +177,6 @@ def _blank(text: str, matches: list[TermMatch]) -> str:
 
 
 def _default_language(msg: Message, ctx: PolicyContext) -> str:
-    from relay.policy.envelope import marketplace_tld
-
     for rcpt in msg.envelope.rcpt_tos:
         tld = marketplace_tld(rcpt)
         if tld:

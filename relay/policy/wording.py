@@ -10,6 +10,7 @@ import phonenumbers
 from relay.message import Message
 from relay.policy.analysis import Sentence, analysis_of
 from relay.policy.context import PolicyContext
+from relay.policy.envelope import marketplace_tld
 from relay.policy.links import scheme_of
 from relay.policy.model import Action, Hit, rule
 from relay.textscan import ORDER_ID
@@ -30,8 +31,6 @@ LANG_REGION = {"de": "DE", "en": "GB", "fr": "FR", "it": "IT", "es": "ES", "nl":
 
 
 def _regions(msg: Message, ctx: PolicyContext) -> list[str]:
-    from relay.policy.envelope import marketplace_tld
-
     a = analysis_of(msg, ctx)
     regions = [TLD_REGION.get(marketplace_tld(r) or "", "") for r in msg.envelope.rcpt_tos]
     regions.append(LANG_REGION.get(a.language, ""))
