@@ -46,26 +46,44 @@ static inline void tally(int32_t f, int64_t *features, int32_t *seen, int32_t *s
     }
 }
 
+static Py_ssize_t damaged(void) {
+    PyErr_SetString(PyExc_ValueError, "language model tables do not fit together");
+    return -1;
+}
+
+/* Checks that the tables fit together and `start` is one of their rows; returns the tally's
+ * empty table of slots for a text of n bytes (its size in *capacity) and the number of rows
+ * in *n_rows, or NULL with an exception set. */
+static int32_t *open_walk(const Py_buffer *rows_buf, Py_ssize_t size, const Py_buffer *feats_buf,
+                          Py_ssize_t start, Py_ssize_t n, Py_ssize_t *n_rows,
+                          Py_ssize_t *capacity) {
+    Py_ssize_t cells = size ? rows_buf->len / size : 0;
+    *n_rows = cells / 256;
+    if (cells % 256 || feats_buf->len != cells * (Py_ssize_t)sizeof(int32_t) || start < 0 ||
+        start >= *n_rows) {
+        damaged();
+        return NULL;
+    }
+    *capacity = 16;
+    while (*capacity < 2 * n) *capacity <<= 1;
+    int32_t *slots = (int32_t *)malloc(sizeof(int32_t) * *capacity);
+    if (!slots) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memset(slots, 0xff, sizeof(int32_t) * *capacity); /* -1: empty */
+    return slots;
+}
+
 /* The walk itself: fills features/seen (room for n each) and returns how many distinct
  * features it saw, or -1 with ValueError set when the tables do not fit together. */
 static Py_ssize_t walk(const Py_buffer *rows_buf, Py_ssize_t size, const Py_buffer *feats_buf,
                        Py_ssize_t at, const Py_buffer *data, int64_t *features, int32_t *seen) {
-    Py_ssize_t cells = size ? rows_buf->len / size : 0;
-    Py_ssize_t n_rows = cells / 256;
-    if (cells % 256 || feats_buf->len != cells * (Py_ssize_t)sizeof(int32_t) || at < 0 ||
-        at >= n_rows)
-        goto damaged;
+    Py_ssize_t n = data->len, n_rows, capacity;
+    int32_t *slots = open_walk(rows_buf, size, feats_buf, at, n, &n_rows, &capacity);
+    if (!slots) return -1;
     const int32_t *next_features = (const int32_t *)feats_buf->buf;
     const unsigned char *bytes = (const unsigned char *)data->buf;
-    Py_ssize_t n = data->len;
-    Py_ssize_t capacity = 16;
-    while (capacity < 2 * n) capacity <<= 1;
-    int32_t *slots = (int32_t *)malloc(sizeof(int32_t) * capacity);
-    if (!slots) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    memset(slots, 0xff, sizeof(int32_t) * capacity); /* -1: empty */
     Py_ssize_t distinct = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t cell = (at << 8) + bytes[i];
@@ -73,16 +91,13 @@ static Py_ssize_t walk(const Py_buffer *rows_buf, Py_ssize_t size, const Py_buff
                        : (Py_ssize_t)((const uint32_t *)rows_buf->buf)[cell];
         if (at >= n_rows) {
             free(slots);
-            goto damaged;
+            return damaged();
         }
         int32_t f = next_features[cell];
         if (f >= 0) tally(f, features, seen, slots, capacity, &distinct);
     }
     free(slots);
     return distinct;
-damaged:
-    PyErr_SetString(PyExc_ValueError, "language model tables do not fit together");
-    return -1;
 }
 
 /* Streams walked side by side, and the fewest bytes a stream needs to reach its start row. */
@@ -101,26 +116,15 @@ static Py_ssize_t walk_streams(const Py_buffer *rows_buf, Py_ssize_t size,
                                const Py_buffer *feats_buf, Py_ssize_t start,
                                const Py_buffer *data, Py_ssize_t sync, int64_t *features,
                                int32_t *seen) {
-    Py_ssize_t n = data->len;
+    Py_ssize_t n = data->len, n_rows, capacity;
     if (sync <= 0 || n < STREAMS * (sync + MIN_STREAM))
         return walk(rows_buf, size, feats_buf, start, data, features, seen);
-    Py_ssize_t cells = size ? rows_buf->len / size : 0;
-    Py_ssize_t n_rows = cells / 256;
-    if (cells % 256 || feats_buf->len != cells * (Py_ssize_t)sizeof(int32_t) || start < 0 ||
-        start >= n_rows)
-        goto damaged;
+    int32_t *slots = open_walk(rows_buf, size, feats_buf, start, n, &n_rows, &capacity);
+    if (!slots) return -1;
     const int32_t *next_features = (const int32_t *)feats_buf->buf;
     const uint16_t *rows16 = (const uint16_t *)rows_buf->buf;
     const uint32_t *rows32 = (const uint32_t *)rows_buf->buf;
     const unsigned char *bytes = (const unsigned char *)data->buf;
-    Py_ssize_t capacity = 16;
-    while (capacity < 2 * n) capacity <<= 1;
-    int32_t *slots = (int32_t *)malloc(sizeof(int32_t) * capacity);
-    if (!slots) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    memset(slots, 0xff, sizeof(int32_t) * capacity);
     Py_ssize_t pos[STREAMS], from[STREAMS], end[STREAMS], at[STREAMS];
     Py_ssize_t steps = 0;
     for (int k = 0; k < STREAMS; k++) {
@@ -139,7 +143,7 @@ static Py_ssize_t walk_streams(const Py_buffer *rows_buf, Py_ssize_t size,
             Py_ssize_t next = size == 2 ? rows16[cell] : (Py_ssize_t)rows32[cell];
             if (next >= n_rows) {
                 free(slots);
-                goto damaged;
+                return damaged();
             }
             at[k] = next;
             pos[k] = i + 1;
@@ -151,9 +155,6 @@ static Py_ssize_t walk_streams(const Py_buffer *rows_buf, Py_ssize_t size,
     }
     free(slots);
     return distinct;
-damaged:
-    PyErr_SetString(PyExc_ValueError, "language model tables do not fit together");
-    return -1;
 }
 
 static int check_size(Py_ssize_t size) {
