@@ -94,7 +94,6 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
     quote_offset = len(head) + 1 if start_line else 0  # where line start_line begins
     if start_line < len(lines):  # what sits before the separator's first letter is not quoted
         quote_offset += len(lines[start_line]) - len(lines[start_line].lstrip()) + 1
-    # The joining line break makes one break the least there is.
     links = tuple(
         Link(
             url=d.url,
@@ -129,6 +128,7 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
         active=tuple(dict.fromkeys(walk.active)),
         styles=tuple(walk.styles),
         alignments=tuple(dict.fromkeys(walk.alignments)),
+        # The joining line break makes one break the least there is.
         max_breaks=break_run(rendered + "\n" + quoted_rendered),
         new_text=tidy(head),
         quoted_text=tidy("\n".join(lines[start_line:]) + "\n" + quoted_rendered),
