@@ -67,6 +67,18 @@ def test_html_quote_containers_and_link_positions() -> None:
     ]
 
 
+def test_html_text_is_read_in_the_part_charset_not_a_meta_declaration() -> None:
+    """A <meta charset> or XML declaration inside the part does not re-decode its text."""
+    for head in (
+        '<meta charset="iso-8859-1">',
+        '<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">',
+        '<?xml version="1.0" encoding="iso-8859-1"?>',
+    ):
+        msg = parse(build(html=f"<html><head>{head}</head><body>Grüße \u2013 Stück</body></html>"))
+        html_part = next(p for p in msg.parts if p.subtype == "html")
+        assert "Grüße \u2013 Stück" == html_part.new_text, head
+
+
 def test_order_ids_reply_detection_and_text_links() -> None:
     """Order ids come from subject and new text; In-Reply-To or a prefix makes a reply."""
     msg = parse(
