@@ -25,6 +25,7 @@ from relay.policy.registry import RULES, RULES_BY_ID
 from relay.policy.review import repeat_findings, review_orders
 
 STRIPPED_HEADER = "X-BSM-Relay-Stripped"
+ENVELOPE_RULES = tuple(r for r in RULES if not r.reads_content)  # for mail that did not parse
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,12 @@ def _uninspectable(ctx: PolicyContext, evidence: str, reason: str) -> Finding:
     return Finding(rule.id, Action.QUARANTINE if action is Action.OFF else action, evidence, reason)
 
 
-def run_rules(msg: Message, ctx: PolicyContext, rules: Iterable[Rule]) -> list[Finding]:
+def run_rules(msg: Message, ctx: PolicyContext, rules: tuple[Rule, ...]) -> list[Finding]:
     """Run `rules` on `msg`; a rule that raises becomes an uninspectable finding."""
     findings: list[Finding] = []
-    for rule in rules:
-        action = ctx.action(rule)
-        if action is Action.OFF:
-            continue
+    for rule, action in ctx.active(rules):
         try:
-            hits = rule(msg, ctx)
+            hits = [*rule.check(msg, ctx)]  # Rule.__call__, one call less (43 rules a message)
         except Exception as exc:  # noqa: BLE001 -- a broken rule must not forward unseen mail
             findings.append(
                 _uninspectable(
@@ -72,7 +70,8 @@ def run_rules(msg: Message, ctx: PolicyContext, rules: Iterable[Rule]) -> list[F
                 )
             )  # fmt: skip
             continue
-        findings += [Finding(rule.id, action, h.evidence, h.reason, h.data) for h in hits]
+        if hits:  # most rules find nothing
+            findings += [Finding(rule.id, action, h.evidence, h.reason, h.data) for h in hits]
     return findings
 
 
@@ -103,8 +102,7 @@ def evaluate(
     rules = RULES
     msg = parse_message(raw, envelope, limits)
     if msg.problem:  # nothing but the envelope can be judged; the message is held
-        envelope_only = [r for r in rules if not r.reads_content]
-        return _result(ctx, run_rules(msg, ctx, envelope_only), None, msg, msg, ())
+        return _result(ctx, run_rules(msg, ctx, ENVELOPE_RULES), None, msg, msg, ())
     findings = run_rules(msg, ctx, rules)
     fixers = _strip_rules(findings)
     if not fixers:

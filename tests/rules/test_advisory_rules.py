@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from mail import build
-from ruletools import hits, run
+from ruletools import context, envelope, hits, run
 
 from relay.policy.advisory import mime_defect, uninspectable
+from relay.policy.engine import evaluate
+from relay.policy.model import Action
 
 
 def _nested(depth: int) -> bytes:
@@ -50,3 +52,16 @@ def test_mime_defect_hit() -> None:
 def test_mime_defect_miss() -> None:
     """A well-formed message has no defects."""
     assert hits(mime_defect, build(html="<p>Hallo</p>")) == []
+
+
+def test_policy_overrides_reach_the_engine_on_every_message() -> None:
+    """An override turns a rule off or changes its action, message after message."""
+    raw = build("Rufen Sie uns an: +49 30 1234 5678.\n\nViele Grüße\nLukas")
+    default = [evaluate(raw, envelope(), context()).verdict.rules for _ in range(2)]
+    off_ctx = context(overrides=(("phone_number", Action.OFF),))
+    off = [evaluate(raw, envelope(), off_ctx).verdict.rules for _ in range(2)]
+    log_ctx = context(overrides=(("phone_number", Action.LOG),))
+    logged = [evaluate(raw, envelope(), log_ctx).verdict for _ in range(2)]
+    assert [("phone_number",)] * 2 == default
+    assert [()] * 2 == off
+    assert [("deliver", ("phone_number",))] * 2 == [(v.action, v.rules) for v in logged]
