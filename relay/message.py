@@ -20,7 +20,14 @@ from typing import Any
 from relay.htmlfacts import HtmlScan, Image, Link
 from relay.htmlscan import scan_html
 from relay.limits import Limits, Structure, scan_structure
-from relay.mimefast import decode_header, header_values, parse_addresses, parse_tree, unfold
+from relay.mimefast import (
+    decode_header,
+    header_values,
+    parse_addresses,
+    parse_tree,
+    plain_charset,
+    unfold,
+)
 from relay.textscan import find_order_ids, find_urls, split_quoted
 
 REPLY_PREFIX = re.compile(
@@ -225,8 +232,8 @@ def parse_message(
     if structure.problem:
         return Message(envelope, size=len(raw), structure=structure, problem=structure.problem)
     try:
-        tree, _ = parse_tree(raw, exact=exact)
-        return _model(tree, raw, envelope, structure)
+        tree, plain = parse_tree(raw, exact=exact)
+        return _model(tree, raw, envelope, structure, plain)
     except RecursionError:
         problem = "MIME structure too deep for the parser"
     except MemoryError:
@@ -236,7 +243,10 @@ def parse_message(
     return Message(envelope, size=len(raw), structure=structure, problem=problem)
 
 
-def _model(msg: MimePart, raw: bytes, envelope: Envelope, structure: Structure) -> Message:
+def _model(
+    msg: MimePart, raw: bytes, envelope: Envelope, structure: Structure, plain: bool = False
+) -> Message:
+    """The model of a parsed tree; `plain`: relay.mimefast.is_plain_mime holds for it."""
     defects: list[str] = [f"{type(d).__name__}" for d in msg.defects]
     headers = _headers(msg, defects)
     parts: list[TextPart] = []
@@ -252,7 +262,9 @@ def _model(msg: MimePart, raw: bytes, envelope: Envelope, structure: Structure) 
             for d in part.defects:
                 defects.append(f"{ctype} part: {type(d).__name__}")
             # Each parameter lookup parses the header again: read the charset once.
-            declared = part.get_content_charset("us-ascii")
+            declared = (
+                plain_charset(part, "us-ascii") if plain else part.get_content_charset("us-ascii")
+            )
             text = _text_of(part, ctype, declared, defects)
             charset = declared or "us-ascii"
             if ctype == "text/html":

@@ -36,6 +36,7 @@ _PLAIN_HEADERS = {
     ),
 }
 _PARAM_NAME = re.compile(_PARAM)
+_PARAM_VALUE = re.compile(rf"""\s*;\s*([A-Za-z0-9._-]+)=({_TOKEN}|"[^"\\\r\n]*")""")
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
@@ -80,6 +81,20 @@ def is_plain_mime(tree: Message) -> bool:
             if len(names) != len(set(names)):
                 return False
     return True
+
+
+def plain_charset(part: Message, failobj: str) -> str:
+    """part.get_content_charset(failobj) for a part of a tree `is_plain_mime` accepted: its
+    one Content-Type follows the plain grammar, so its parameters are read by one pattern
+    instead of the email package's parameter parser (~5 us a part)."""
+    value = part.get("content-type")
+    if not isinstance(value, str):
+        return failobj
+    for m in _PARAM_VALUE.finditer(value):  # the grammar matched: parameter after parameter
+        if m.group(1).lower() == "charset":
+            charset = m.group(2)
+            return (charset[1:-1] if charset.startswith('"') else charset).lower()
+    return failobj
 
 
 def unfold(value: str) -> str:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay.message import Envelope, parse_message
-from relay.mimefast import parse_addresses, parse_tree
+from relay.mimefast import parse_addresses, parse_tree, plain_charset
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from messages import MESSAGES
@@ -84,3 +84,30 @@ def test_plain_addresses_read_as_policy_default_reads_them(value: str) -> None:
     header = email.policy.default.header_factory("To", value)
     expected = [(a.display_name, a.addr_spec) for a in header.addresses]
     assert expected == parse_addresses("To", value)
+
+
+token = st.text("abcXYZ019!#$%&+.^_`|~-", min_size=1, max_size=10)
+quoted = st.text("abc XYZ019;=/-_.:()<>@,", max_size=10).map('"{}"'.format)
+param = st.builds(
+    "{}={}".format,
+    st.sampled_from(["charset", "CharSet", "name", "format", "xcharset", "charset_"]),
+    st.one_of(token, quoted),
+)
+blank = st.sampled_from([" ", "", "\r\n ", "  ", "\t"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(blank, param, blank), max_size=4, unique_by=lambda t: t[1].split("=")[0].lower()
+    ),
+    st.sampled_from(["", ";", "; "]),
+)
+def test_plain_charset_reads_what_the_email_package_reads(
+    params: list[tuple[str, str, str]], end: str
+) -> None:
+    """On every Content-Type the cheap way accepts, the charset is the email package's."""
+    value = "text/plain" + "".join(f"{a};{b}{p}" for a, p, b in params) + end
+    raw = f"From: a@b.example\r\nContent-Type: {value}\r\n\r\nHallo\r\n".encode()
+    tree, cheap = parse_tree(raw)
+    assert (True, tree.get_content_charset("us-ascii")) == (cheap, plain_charset(tree, "us-ascii"))
