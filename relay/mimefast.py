@@ -27,7 +27,7 @@ from email.message import Message
 from relay.mimesplit import split_mime
 
 _TOKEN = r"[!#$%&+.^_`|~0-9A-Za-z-]+"  # RFC 2045 token without * and ' (RFC 2231 syntax)
-_PARAM = rf"""\s*;\s*([A-Za-z0-9._-]+)=(?:{_TOKEN}|"[^"\\\r\n]*")"""
+_PARAM = rf"""\s*;\s*([A-Za-z0-9._-]+)=({_TOKEN}|"[^"\\\r\n]*")"""  # name, value
 _PLAIN_HEADERS = {
     "content-type": re.compile(rf"\s*{_TOKEN}/{_TOKEN}(?:{_PARAM})*\s*;?\s*"),
     "content-disposition": re.compile(rf"\s*{_TOKEN}(?:{_PARAM})*\s*;?\s*"),
@@ -35,8 +35,7 @@ _PLAIN_HEADERS = {
         r"(?i)\s*(?:7bit|8bit|binary|base64|quoted-printable)\s*"
     ),
 }
-_PARAM_NAME = re.compile(_PARAM)
-_PARAM_VALUE = re.compile(rf"""\s*;\s*([A-Za-z0-9._-]+)=({_TOKEN}|"[^"\\\r\n]*")""")
+_PARAMETER = re.compile(_PARAM)
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
@@ -77,7 +76,7 @@ def is_plain_mime(tree: Message) -> bool:
             seen.add(low)
             if grammar.fullmatch(value) is None:
                 return False
-            names = [m.lower() for m in _PARAM_NAME.findall(value)]
+            names = [name.lower() for name, _ in _PARAMETER.findall(value)]
             if len(names) != len(set(names)):
                 return False
     return True
@@ -90,7 +89,7 @@ def plain_charset(part: Message, failobj: str) -> str:
     value = part.get("content-type")
     if not isinstance(value, str):
         return failobj
-    for m in _PARAM_VALUE.finditer(value):  # the grammar matched: parameter after parameter
+    for m in _PARAMETER.finditer(value):  # the grammar matched: parameter after parameter
         if m.group(1).lower() == "charset":
             charset = m.group(2)
             return (charset[1:-1] if charset.startswith('"') else charset).lower()
