@@ -7,9 +7,9 @@ with the same feedparser four times faster and hands back header strings (for si
 well-formed mail relay.mimesplit builds that compat32 tree by string search, faster again).
 Where the two can disagree is the grammar of parameters (comments, RFC 2231 continuations,
 encoded words in file names, duplicate parameters): a message whose Content-* headers all
-follow the plain grammar below is read from the compat32 tree; any other message is parsed
-again with `policy.default` and read from that. Both trees go through the same model builder, and
-tests/unit/test_mime_paths.py checks that both ways give equal models.
+follow the plain grammar (defined in relay.mimesplit) is read from the compat32 tree; any other
+message is parsed again with `policy.default` and read from that. Both trees go through the
+same model builder, and tests/unit/test_mime_paths.py checks that both ways give equal models.
 
 Header values are decoded the same way on both paths: unfolded, RFC 2047 encoded words
 decoded as unstructured text. Addresses of plain forms (`a@b`, `Name <a@b>`) are read with a
@@ -24,18 +24,15 @@ import re
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 
-from relay.mimesplit import split_mime
+from relay.mimesplit import PARAM, PARAMETER, PLAIN_CONTENT_TYPE, TOKEN, plain_parameter, split_mime
 
-_TOKEN = r"[!#$%&+.^_`|~0-9A-Za-z-]+"  # RFC 2045 token without * and ' (RFC 2231 syntax)
-_PARAM = rf"""\s*;\s*([A-Za-z0-9._-]+)=({_TOKEN}|"[^"\\\r\n]*")"""  # name, value
 _PLAIN_HEADERS = {
-    "content-type": re.compile(rf"\s*{_TOKEN}/{_TOKEN}(?:{_PARAM})*\s*;?\s*"),
-    "content-disposition": re.compile(rf"\s*{_TOKEN}(?:{_PARAM})*\s*;?\s*"),
+    "content-type": PLAIN_CONTENT_TYPE,
+    "content-disposition": re.compile(rf"\s*{TOKEN}(?:{PARAM})*\s*;?\s*"),
     "content-transfer-encoding": re.compile(
         r"(?i)\s*(?:7bit|8bit|binary|base64|quoted-printable)\s*"
     ),
 }
-_PARAMETER = re.compile(_PARAM)
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
@@ -76,7 +73,7 @@ def is_plain_mime(tree: Message) -> bool:
             seen.add(low)
             if grammar.fullmatch(value) is None:
                 return False
-            names = [name.lower() for name, _ in _PARAMETER.findall(value)]
+            names = [name.lower() for name, _ in PARAMETER.findall(value)]
             if len(names) != len(set(names)):
                 return False
     return True
@@ -89,11 +86,8 @@ def plain_charset(part: Message, failobj: str) -> str:
     value = part.get("content-type")
     if not isinstance(value, str):
         return failobj
-    for m in _PARAMETER.finditer(value):  # the grammar matched: parameter after parameter
-        if m.group(1).lower() == "charset":
-            charset = m.group(2)
-            return (charset[1:-1] if charset.startswith('"') else charset).lower()
-    return failobj
+    charset = plain_parameter(value, "charset")
+    return failobj if charset is None else charset.lower()
 
 
 def unfold(value: str) -> str:

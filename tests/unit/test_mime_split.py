@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from data.legit import LEGIT, message
 from data.malformed import cases
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from relay.mimesplit import split_mime
+from relay.mimesplit import _boundary, split_mime
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from messages import MESSAGES
@@ -135,3 +135,41 @@ def test_irregular_messages_are_left_to_the_feed_parser(raw: bytes) -> None:
     """Bare LF, a Unix From line, no empty line, a continuation first, a non-header line, a
     multipart without boundary or closing delimiter, two delimiters in a row, a digest."""
     assert split_mime(raw) is None
+
+
+boundary_value = st.one_of(
+    st.text("abcXYZ019!#$%&+.^_`|~-", min_size=1, max_size=8),
+    st.text("abc XYZ019;=/-_.:()<>@,'?+", max_size=10).map('"{}"'.format),
+)
+other_param = st.builds(
+    "{}={}".format, st.sampled_from(["charset", "Boundary", "BOUNDARY", "xboundary", "type"]),
+    boundary_value,
+)  # fmt: skip
+around = st.sampled_from([" ", "", "\r\n ", "\t", "  "])
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(st.tuples(around, st.one_of(other_param, boundary_value.map("boundary={}".format)),
+                       around), max_size=4),
+    st.sampled_from(["", ";", "; ", " (comment)", "; boundary*=utf-8''x"]),
+)  # fmt: skip
+@example([(" ", 'boundary="<B>"', "")], "")  # get_boundary takes the brackets off
+@example([(" ", 'boundary="B  "', "")], "")  # and the blanks at the end
+def test_boundary_reads_what_the_email_package_reads(
+    params: list[tuple[str, str, str]], end: str
+) -> None:
+    """A multipart's boundary, read by one pattern for the plain grammar (quoted or not,
+    repeated, angle brackets, trailing blanks inside the quotes), is get_boundary()'s;
+    anything else is read by get_boundary() itself."""
+    value = "multipart/mixed" + "".join(f"{a};{b}{p}" for a, p, b in params) + end
+    msg = Message()
+    msg.set_raw("Content-Type", value)
+    assert msg.get_boundary() == _boundary(msg)
+
+
+def test_boundary_of_a_policy_default_header_is_get_boundarys() -> None:
+    """Under policy.default the header is an object, not a string: get_boundary() reads it."""
+    raw = b'Content-Type: multipart/mixed; boundary="<B> "\r\n\r\n--<B>\r\n\r\nx\r\n--<B>--\r\n'
+    msg = FEED_DEFAULT.parsebytes(raw)
+    assert ("<B>", "<B>") == (msg.get_boundary(), _boundary(msg))
