@@ -57,7 +57,7 @@ typedef struct {
     PyObject *tag;
 } lxml_element;
 
-enum { ELEMENT = 1, ATTRIBUTE = 2, TEXT = 3, CDATA = 4, PI = 7, COMMENT = 8,
+enum { ELEMENT = 1, ATTRIBUTE = 2, TEXT = 3, CDATA = 4, ENTITY_REF = 5, PI = 7, COMMENT = 8,
        XINCLUDE_START = 19, XINCLUDE_END = 20 };
 /* facts.flags, as relay.htmlelements.ElementFacts computes them */
 enum { RAW_MEMO_LIMIT = 4096 }; /* distinct raw keys kept, as htmlwalk's memo */
@@ -453,7 +453,38 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* What root.iter() yields without a tag: the root and every element, comment, processing
+ * instruction and entity reference below it, depth first; lxml descends into elements
+ * only. -1 when the layout guard fails (the caller counts in Python then). */
+static PyObject *count(PyObject *self, PyObject *root) {
+    (void)self;
+    if (!PyObject_TypeCheck(root, element_type)) {
+        PyErr_SetString(PyExc_TypeError, "count() needs an lxml.etree element");
+        return NULL;
+    }
+    lxml_element *element = (lxml_element *)root;
+    if (!element->doc || Py_TYPE(element->doc) != document_type) return PyLong_FromLong(-1);
+    xnode *top = element->node;
+    if (!top || top->type != ELEMENT) return PyLong_FromLong(-1);
+    Py_ssize_t n = 1;
+    xnode *node = top->children;
+    while (node && node != top) {
+        if (node->type == ELEMENT || node->type == ENTITY_REF || node->type == PI ||
+            node->type == COMMENT)
+            n++;
+        if (node->type == ELEMENT && node->children) {
+            node = node->children;
+            continue;
+        }
+        while (node != top && !node->next) node = node->parent;
+        if (node != top) node = node->next;
+    }
+    return PyLong_FromSsize_t(n);
+}
+
 static PyMethodDef methods[] = {
+    {"count", count, METH_O,
+     "count(root) -> int: len(list(root.iter())) read from libxml2's nodes, or -1"},
     {"walk", walk, METH_VARARGS,
      "walk(root, memo, raw_memo, remember, enter, styles) -> (new_text, quoted_text, "
      "elements, depth, link_ends) or None: relay.htmlwalk.Walk.run over libxml2's nodes"},

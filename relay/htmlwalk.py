@@ -39,6 +39,16 @@ except ImportError:  # pragma: no cover - Walk.run does the same in Python
     HAS_C_WALK = False
 
 
+def element_count(root: Any) -> int:
+    """len(list(root.iter())), read from libxml2's nodes where the C loop was built (8 us
+    of lxml proxies on the 18 KB benchmark reply, 68 elements)."""
+    if HAS_C_WALK:
+        counted = _htmlwalk.count(root)
+        if counted >= 0:
+            return counted
+    return sum(1 for _ in root.iter())
+
+
 @dataclass
 class LinkDraft:
     url: str

@@ -61,6 +61,34 @@ def test_c_walk_collects_what_the_python_walk_collects(seed: int, pieces: int) -
     assert repr(python) == repr(compiled)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=10_000, max_value=10**9), st.sampled_from([20, 80, 300]))
+def test_c_element_count_is_the_length_of_root_iter(seed: int, pieces: int) -> None:
+    """_htmlwalk.count counts what root.iter() yields (elements, comments, PIs), also from
+    an inner element, whose siblings and their subtrees it leaves out."""
+    root = parse(document(seed, pieces))
+    if root is None:
+        return
+    inner = [el for el in root.iter() if isinstance(el.tag, str) and len(el)][-1:]
+    for top in [root, *inner]:
+        assert len(list(top.iter())) == _htmlwalk.count(top)
+        assert len(list(top.iter())) == relay.htmlwalk.element_count(top)
+
+
+def test_element_count_of_a_comment_is_counted_in_python() -> None:
+    """A node the C count does not start from (a comment) is counted by root.iter()."""
+    comment = lxml.etree.Comment("c")
+    assert -1 == _htmlwalk.count(comment)
+    assert 1 == relay.htmlwalk.element_count(comment)
+
+
+def test_nul_in_html_becomes_a_replacement_character() -> None:
+    """NUL, replaced in the UTF-8 bytes, reaches the text as U+FFFD, as it did from the
+    str; a part of NULs and nothing else is still parsed, not taken as empty."""
+    assert "a\ufffdb\n" == "".join(walked(parse("<p>a\x00b</p>"), True)["text"])
+    assert None is not parse("\x00\x00")
+
+
 def test_quoted_links_and_images_keep_their_offsets() -> None:
     """A link inside a quote container, an image inside it, a comment: offsets and ends."""
     source = (
