@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The suite in one pytest worker per core (pytest-xdist): every test has its own ports and
+# folders. PYTEST_JOBS= runs it in one process.
+PYTEST_JOBS ?= -n auto
 
 .PHONY: run test lint typecheck unit peers corpus bench clean
 
@@ -29,10 +32,10 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
 unit: $(VENV)/.dev               ## the test suite alone, without lint or peers
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_JOBS)
 
 test: $(VENV)/.dev peers lint typecheck  ## set up and run the whole suite
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_JOBS)
 
 corpus: $(VENV)/.installed       ## score the public corpus (needs ../shared/eval)
 	$(BIN)/python ../shared/eval/run_corpus.py --corpus ../shared/eval/corpus --relay-cmd $(BIN)/bsm-relay
