@@ -1,5 +1,5 @@
-/* Loops of relay.textscan in C: the line marks, the CRLF check, the non-ASCII filter, the
- * URL hint.
+/* Loops of relay.textscan in C: the line marks, the CRLF check, the longest line, the
+ * non-ASCII filter, the URL hint.
  *
  * Which lines may start quoted history: relay.textscan._marked_lines in one pass.
  *
@@ -21,6 +21,9 @@
  * crlf_only(data) -> bool: whether every CR and LF in the bytes-like `data` is part of a
  * CRLF pair, the form mail has on the wire. Python's three bytes.count calls that answer
  * it take ~14 instructions a byte between them; memchr jumps from line end to line end.
+ *
+ * longest_line(data) -> int: the length of the longest piece of `data` between CRLF pairs,
+ * for the DATA phase's line limit, without the split into a bytearray a line.
  *
  * non_ascii(text) -> str: the characters of `text` past ASCII, in order. The Python form
  * (the UTF-8 bytes with the ASCII ones deleted, decoded) costs ~25 instructions a
@@ -167,6 +170,27 @@ static PyObject *crlf_only(PyObject *self, PyObject *arg) {
         ok = at + 1 < end && at[1] == '\n';
     PyBuffer_Release(&view);
     return PyBool_FromLong(ok);
+}
+
+/* The length of the longest piece of the bytes-like `data` between CRLF pairs: the longest
+ * item of data.split(b"\r\n"), the split taking CRLFs left to right (in "\r\r\n" the
+ * second CR pairs with the LF). One memchr from LF to LF, where the split makes a bytearray
+ * a line (57 us for the 18 KB reply, its 309 lines, in the DATA phase). */
+static PyObject *longest_line(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const char *data = (const char *)view.buf, *end = data + view.len, *start = data;
+    Py_ssize_t longest = 0;
+    for (const char *at = data; (at = memchr(at, '\n', (size_t)(end - at))); at++) {
+        if (at > start && at[-1] == '\r') {  /* a CR of an earlier CRLF is before `start` */
+            if (at - 1 - start > longest) longest = at - 1 - start;
+            start = at + 1;
+        }
+    }
+    if (end - start > longest) longest = end - start;
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(longest);
 }
 
 /* Offsets of the lines from `start` on that begin with "--" (a line begins at 0 or after
@@ -510,6 +534,8 @@ static PyMethodDef methods[] = {
      "Offsets of the lines from start on that begin with two hyphens."},
     {"crlf_only", crlf_only, METH_O,
      "crlf_only(data) -> bool: every CR and LF in the bytes is part of a CRLF pair"},
+    {"longest_line", longest_line, METH_O,
+     "longest_line(data) -> int: the length of the longest piece between CRLF pairs"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,13 +13,16 @@ message. RelaySMTP (relay.smtp) hands the bytes that arrive during DATA to a
   500, in the order aiosmtpd meets them; what follows is read and thrown away up to the end;
 - a line starting with "." loses that dot (RFC 5321 4.5.2).
 
-Pure: bytes in, content or a state out. tests/unit/test_dataphase.py holds it to a
-transcription of aiosmtpd's line loop on generated streams cut into random chunks.
+Pure: bytes in, content or a state out (the longest line is found in C where built).
+tests/unit/test_dataphase.py holds it to a transcription of aiosmtpd's line loop on
+generated streams cut into random chunks.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+
+from relay.textscan import longest_line
 
 TERMINATOR = b"\r\n.\r\n"
 CRLF = b"\r\n"
@@ -97,7 +100,7 @@ class DataCollector:
 
     @staticmethod
     def _longest(region: bytearray) -> int:
-        return max(map(len, region.split(CRLF))) + len(CRLF)
+        return longest_line(region) + len(CRLF)
 
     def _count_each(self, region: bytearray) -> None:
         """aiosmtpd's order, line by line: a line its reader refuses (CRLF beyond the limit)

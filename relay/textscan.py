@@ -294,6 +294,15 @@ def crlf_only(data: bytes, compiled: bool = True) -> bool:
     return data.count(b"\n") == crlf == data.count(b"\r")
 
 
+def longest_line(data: bytes | bytearray, compiled: bool = True) -> int:
+    """The length of the longest piece of `data` between CRLFs (of `data.split(b"\\r\\n")`).
+    relay/_linemarks.c finds it with memchr where built; the split below makes an object a
+    line (57 us for the 18 KB benchmark reply)."""
+    if compiled and HAS_C_MARKS:
+        return _linemarks.longest_line(data)
+    return max(map(len, data.split(b"\r\n")))
+
+
 _BREAK_RUNS = re.compile(r"\n(?:[ \t\u00a0]*\n)+")  # two line breaks or more, blanks between
 
 

@@ -29,6 +29,7 @@ from relay.textscan import (
     break_run,
     crlf_only,
     dash_lines,
+    longest_line,
     non_ascii,
     tidy,
 )
@@ -159,6 +160,22 @@ def test_c_crlf_check_equals_the_counts(pieces: list[bytes]) -> None:
     bytes.count calls do, at the start, the end and in runs of CR and LF."""
     data = b"".join(pieces)
     assert crlf_only(data, compiled=False) == crlf_only(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\r\n", b"\r", b"\n", b"ab", b"\r\r\n", b"\n\r"]), max_size=12))
+def test_c_longest_line_equals_the_split(pieces: list[bytes]) -> None:
+    """The longest piece between CRLFs: memchr from LF to LF gives the length of the longest
+    item of the split, with runs of CR and LF, a CRLF at either end, and no CRLF at all."""
+    data = bytearray(b"".join(pieces))
+    assert longest_line(data, compiled=False) == longest_line(data)
+
+
+def test_c_longest_line_pairs_crlf_left_to_right() -> None:
+    """In CR CR LF the second CR pairs with the LF; in CR LF LF the second LF stays in a line."""
+    expected = [1, 1, 3, 0]
+    actual = [longest_line(d) for d in (b"\r\r\n", b"\r\n\n", b"a\r\nbcd\r\n", b"")]
+    assert expected == actual
 
 
 @settings(max_examples=300, deadline=None)
