@@ -64,7 +64,17 @@ def main() -> int:
     # Replies use the real stdout; anything a library prints goes to stderr instead.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr
-    inp = sys.stdin.buffer
+    try:
+        return _serve(sys.stdin.buffer, out)
+    except BrokenPipeError:
+        # The relay process stopped reading (it is shutting down, or gone): nobody is left
+        # to answer. Leave quietly; the unwritten reply must not fail again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return 0
+
+
+def _serve(inp: BinaryIO, out: BinaryIO) -> int:
+    """Answer requests until the input ends."""
     settings: InspectSettings | None = None
     while True:
         request = _read(inp)

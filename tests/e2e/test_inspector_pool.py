@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
+import struct
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
@@ -192,3 +196,20 @@ async def test_new_settings_apply_from_the_next_message_on(make_pool: MakePool) 
         4,
         [True, True, False],
     )
+
+
+def test_a_worker_whose_relay_stopped_reading_exits_quietly() -> None:
+    """A worker that finishes its warm-up after the relay process closed its end of the
+    pipe (a stop during start-up): the reply meets a broken pipe, and the worker exits 0
+    with nothing on stderr, no traceback in the relay's log."""
+    setup = pickle.dumps(("setup", build_settings(Config())), protocol=pickle.HIGHEST_PROTOCOL)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads the replies
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "relay.worker"], input=struct.pack("!I", len(setup)) + setup,
+            stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (0, "") == (done.returncode, done.stderr.decode())
