@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import signal
-import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +16,7 @@ import pytest
 from mail import BUYER, SELLER, build
 
 from relay.config import Config
-from relay.inspect import MAX_QUEUED, QUEUE_BYTES, InspectorPool, build_settings
+from relay.inspect import MAX_QUEUED, QUEUE_BYTES, InspectorPool, _frame, build_settings
 from relay.message import Envelope
 from relay.policy.engine import Evaluation
 from relay.policy.model import Action
@@ -202,12 +200,12 @@ def test_a_worker_whose_relay_stopped_reading_exits_quietly() -> None:
     """A worker that finishes its warm-up after the relay process closed its end of the
     pipe (a stop during start-up): the reply meets a broken pipe, and the worker exits 0
     with nothing on stderr, no traceback in the relay's log."""
-    setup = pickle.dumps(("setup", build_settings(Config())), protocol=pickle.HIGHEST_PROTOCOL)
+    setup = _frame(("setup", build_settings(Config())))  # the pool's own framing
     read_end, write_end = os.pipe()
     os.close(read_end)  # nobody reads the replies
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "relay.worker"], input=struct.pack("!I", len(setup)) + setup,
+            [sys.executable, "-m", "relay.worker"], input=setup,
             stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False,
         )  # fmt: skip
     finally:
