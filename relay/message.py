@@ -22,6 +22,7 @@ from relay.htmlscan import scan_html
 from relay.limits import Limits, Structure, scan_structure
 from relay.mimefast import (
     decode_header,
+    decoded_payload,
     header_values,
     parse_addresses,
     parse_tree,
@@ -35,6 +36,7 @@ REPLY_PREFIX = re.compile(
     re.I,
 )
 BODY_TYPES = ("text/plain", "text/html")
+_UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
 @dataclass(frozen=True)
@@ -156,15 +158,23 @@ def _headers(msg: MimePart, defects: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _text_of(part: MimePart, ctype: str, charset: str, defects: list[str]) -> str:
-    payload = part.get_payload(decode=True)
-    data = payload if isinstance(payload, bytes) else b""
+def _text_of(
+    part: MimePart, ctype: str, charset: str, defects: list[str], want_bytes: bool = False
+) -> tuple[str, bytes | None]:
+    """The part's text; with `want_bytes`, also its bytes when they are exactly that text in
+    UTF-8 (the HTML parser reads those as they are instead of the text encoded again)."""
+    data = decoded_payload(part) or b""
     try:
-        return data.decode(charset, "replace")
+        text = data.decode(charset, "replace")
     except (LookupError, UnicodeError, ValueError) as exc:
         # An unknown or unusable charset (x-unknown, idna...): read it as UTF-8 and say so.
         defects.append(f"part {ctype}: {type(exc).__name__}: {exc}")
-    return data.decode("utf-8", "replace")
+        charset = "utf-8"
+        text = data.decode("utf-8", "replace")
+    # Without a replacement character every byte was decoded, and these codecs map UTF-8
+    # (ASCII is part of it) one to one: the text's UTF-8 is the bytes themselves.
+    exact = want_bytes and charset in _UTF8_CHARSETS and "\ufffd" not in text
+    return text, data if exact else None
 
 
 def _walk(msg: MimePart) -> list[tuple[int, MimePart]]:
@@ -190,8 +200,7 @@ def _attachment(index: int, part: MimePart, defects: list[str]) -> Attachment:
         filename = ""
     data = b""
     if not part.is_multipart():
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
+        data = decoded_payload(part) or b""
     if ctype.startswith("message/") and not filename:
         filename = "attached-message.eml"
     for d in part.defects:
@@ -265,10 +274,11 @@ def _model(
             declared = (
                 plain_charset(part, "us-ascii") if plain else part.get_content_charset("us-ascii")
             )
-            text = _text_of(part, ctype, declared, defects)
+            html = ctype == "text/html"
+            text, utf8 = _text_of(part, ctype, declared, defects, want_bytes=html)
             charset = declared or "us-ascii"
-            if ctype == "text/html":
-                scan = scan_html(text, index)
+            if html:
+                scan = scan_html(text, index, utf8=utf8)
                 scans.append(scan)
                 problem = problem or scan.incomplete
                 parts.append(TextPart(index, "html", charset, scan.new_text, scan.quoted_text))

@@ -26,6 +26,13 @@ from email.message import Message
 
 from relay.mimesplit import PARAM, PARAMETER, PLAIN_CONTENT_TYPE, TOKEN, plain_parameter, split_mime
 
+try:
+    from relay import _linemarks
+
+    HAS_C_QP = True
+except ImportError:  # built without a C compiler: the email package decodes
+    HAS_C_QP = False
+
 _PLAIN_HEADERS = {
     "content-type": PLAIN_CONTENT_TYPE,
     "content-disposition": re.compile(rf"\s*{TOKEN}(?:{PARAM})*\s*;?\s*"),
@@ -88,6 +95,31 @@ def plain_charset(part: Message, failobj: str) -> str:
         return failobj
     charset = plain_parameter(value, "charset")
     return failobj if charset is None else charset.lower()
+
+
+def decoded_payload(part: Message, compiled: bool = True) -> bytes | None:
+    """part.get_payload(decode=True), with a quoted-printable payload decoded in one memchr
+    pass (relay/_linemarks.c) where built instead of binascii.a2b_qp's loop over every byte
+    (~25 us of the 18 KB reply's ~1.2 ms).
+
+    The payload is read where the email package keeps it: get_payload() without decoding
+    would decode 8-bit text to str. Its bytes are the ones get_payload(decode=True) makes
+    (ASCII, with surrogate escapes for the 8-bit bytes); anything else goes the stdlib way."""
+    payload = getattr(part, "_payload", None)
+    cte = part.get("content-transfer-encoding", "")
+    if (
+        compiled
+        and HAS_C_QP
+        and isinstance(payload, str)
+        and isinstance(cte, str)
+        and cte.lower() == "quoted-printable"
+    ):
+        try:
+            return _linemarks.qp_decode(payload.encode("ascii", "surrogateescape"))
+        except UnicodeEncodeError:
+            pass  # characters the feed parser never gives: the stdlib's own fallback
+    decoded = part.get_payload(decode=True)
+    return decoded if isinstance(decoded, bytes) else None
 
 
 def unfold(value: str) -> str:

@@ -9,6 +9,8 @@ to leave the Python loop in charge with nothing collected twice.
 
 from __future__ import annotations
 
+import binascii
+
 import lxml.etree
 import pytest
 from htmlgen import document
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 import relay.htmlelements
 import relay.htmlwalk
-from relay import _htmlwalk
+from relay import _htmlwalk, _linemarks
 from relay._emojiscan import emoji_hint
 from relay.htmlscan import _PARSER_OPTIONS, _parse, scan_html, shallow_text
 from relay.htmlwalk import Walk
@@ -169,6 +171,23 @@ def test_c_longest_line_equals_the_split(pieces: list[bytes]) -> None:
     item of the split, with runs of CR and LF, a CRLF at either end, and no CRLF at all."""
     data = bytearray(b"".join(pieces))
     assert longest_line(data, compiled=False) == longest_line(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"=", b"\r", b"\n", b"0", b"aF", b"g", b"=3D", b"x y", b"\xc3"]),
+                max_size=16))  # fmt: skip
+def test_c_qp_decode_equals_binascii(pieces: list[bytes]) -> None:
+    """Quoted-printable decoding: soft breaks after "=" with LF, CR or CR and text before the
+    LF, "==", hex pairs in both cases, "=" before a non-hex byte or at the end: the bytes
+    binascii.a2b_qp gives."""
+    data = b"".join(pieces)
+    assert binascii.a2b_qp(data) == _linemarks.qp_decode(data)
+
+
+def test_c_qp_decode_of_every_byte_equals_binascii() -> None:
+    """Every byte value, and every one after an "=", decodes as binascii.a2b_qp decodes it."""
+    data = bytes(range(256)) + b"".join(b"=" + bytes([b]) + b"A" for b in range(256))
+    assert binascii.a2b_qp(data) == _linemarks.qp_decode(data)
 
 
 def test_c_longest_line_pairs_crlf_left_to_right() -> None:

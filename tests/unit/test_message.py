@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from mail import ORDER, build, html_reply
+from mail import BUYER, ORDER, SELLER, build, html_reply
 from ruletools import parse
 
+import relay.message
+from relay.htmlfacts import HtmlScan
+from relay.htmlscan import scan_html
 from relay.textscan import find_urls, split_quoted
 
 QUOTES = [
@@ -77,6 +80,44 @@ def test_html_text_is_read_in_the_part_charset_not_a_meta_declaration() -> None:
         msg = parse(build(html=f"<html><head>{head}</head><body>Grüße \u2013 Stück</body></html>"))
         html_part = next(p for p in msg.parts if p.subtype == "html")
         assert "Grüße \u2013 Stück" == html_part.new_text, head
+
+
+# (charset, the HTML part's bytes, whether libxml2 reads those bytes as they are)
+HTML_BYTES = [
+    (b"utf-8", "<p>Grüße \u2013 Stück</p>".encode(), True),
+    (b"UTF-8", b"<p>NUL\x00inside</p>", True),
+    (b"us-ascii", b"<p>plain</p>", True),
+    (b"utf-8", b"<p>bad \xff\xfe bytes</p>", False),  # replaced: the text's UTF-8 differs
+    (b"utf-8", "<p>a U+FFFD of its own \ufffd</p>".encode(), False),
+    (b"us-ascii", b"<p>8-bit \xe4</p>", False),
+    (b"iso-8859-1", b"<p>Gr\xfc\xdfe</p>", False),
+    (b"x-unknown", "<p>Grüße</p>".encode(), True),  # an unknown charset is read as UTF-8
+    (b"utf-8", b'<?xml version="1.0"?><p>declared</p>', True),
+]
+
+
+@pytest.mark.parametrize(("charset", "body", "as_is"), HTML_BYTES)
+def test_html_read_from_the_parts_own_bytes_scans_as_its_text(
+    charset: bytes, body: bytes, as_is: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HTML scan gets the part's bytes only where they are its text's UTF-8 (UTF-8 or
+    ASCII decoded without a replacement), and its facts are those of the text's scan."""
+    given: list[tuple[bool, HtmlScan, HtmlScan]] = []
+
+    def checked(source: str, part: int = 0, *, utf8: bytes | None = None) -> HtmlScan:
+        given.append(
+            (utf8 is not None, scan_html(source, part, utf8=utf8), scan_html(source, part))
+        )
+        return given[-1][1]
+
+    monkeypatch.setattr(relay.message, "scan_html", checked)
+    head = f"From: {SELLER}\r\nTo: {BUYER}\r\nSubject: AW: x\r\nMIME-Version: 1.0\r\n"
+    raw = (head.encode() + b"Content-Type: text/html; charset=" + charset
+           + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n")  # fmt: skip
+    parse(raw)
+    assert len(given) == 1
+    used, from_bytes, from_text = given[0]
+    assert (as_is, from_text) == (used, from_bytes)
 
 
 def test_order_ids_reply_detection_and_text_links() -> None:

@@ -8,6 +8,7 @@ address fast path to policy.default's address parser.
 
 from __future__ import annotations
 
+import email.message
 import email.policy
 import sys
 from pathlib import Path
@@ -18,8 +19,9 @@ from data.malformed import cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from relay.limits import Limits, scan_structure
 from relay.message import Envelope, parse_message
-from relay.mimefast import parse_addresses, parse_tree, plain_charset
+from relay.mimefast import decoded_payload, parse_addresses, parse_tree, plain_charset
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from messages import MESSAGES
@@ -52,6 +54,38 @@ def test_benchmark_messages_take_the_cheap_way_to_the_same_model(name: str, raw:
 def test_malformed_mail_gives_the_same_model_either_way(name: str, raw: bytes) -> None:
     """Broken and hostile messages get the model the exact parse gives them."""
     assert parse_message(raw, ENVELOPE, exact=True) == parse_message(raw, ENVELOPE)
+
+
+def _trees(raw: bytes) -> list[email.message.Message]:
+    """Both trees of `raw`; none where the model never reads a payload (a structure limit,
+    or a message past the parser's recursion: the model records the problem instead)."""
+    if scan_structure(raw, Limits()).problem:
+        return []
+    try:
+        return [parse_tree(raw, exact=exact)[0] for exact in (False, True)]
+    except RecursionError:
+        return []
+
+
+ALL = [*((c.id, message(c)) for c in LEGIT), *MALFORMED, *BENCH]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("name", "raw"), ALL, ids=[n for n, _ in ALL])
+def test_decoded_payloads_are_the_email_packages(name: str, raw: bytes) -> None:
+    """Every leaf part of both trees: the C quoted-printable decoding gives the bytes
+    get_payload(decode=True) gives (soft breaks, bad escapes, 8-bit bytes, base64...)."""
+    for tree in _trees(raw):
+        parts = [p for p in tree.walk() if not p.is_multipart()]
+        expected = [p.get_payload(decode=True) for p in parts]
+        assert expected == [decoded_payload(p) for p in parts]
+        assert expected == [decoded_payload(p, compiled=False) for p in parts]
+
+
+def test_decoded_payload_of_a_multipart_is_none() -> None:
+    """A multipart has no payload of its own to decode, as get_payload(decode=True) says."""
+    raw = BENCH[0][1]
+    tree, _ = parse_tree(raw)
+    assert (True, None) == (tree.is_multipart(), decoded_payload(tree))
 
 
 def test_odd_parameter_grammar_takes_the_exact_way() -> None:
