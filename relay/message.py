@@ -138,12 +138,24 @@ class Message:
         return tuple(find_order_ids("\n".join((self.subject, *self.new_texts))))
 
 
-def _addresses(msg: MimePart, name: str) -> tuple[Address, ...]:
-    return tuple(
-        Address(display, addr)
-        for raw in header_values(msg, name)
-        for display, addr in parse_addresses(name, raw)
-    )
+ADDRESS_FIELDS = ("From", "To", "Cc", "Bcc")
+
+
+def _addresses(msg: MimePart) -> dict[str, tuple[Address, ...]]:
+    """The mailboxes of each address field (lower-case name), its headers found in one pass."""
+    raws: dict[str, list[str]] = {name.lower(): [] for name in ADDRESS_FIELDS}
+    for name, raw in msg.raw_items():
+        values = raws.get(name.lower())
+        if values is not None:
+            values.append(raw)
+    return {
+        name.lower(): tuple(
+            Address(display, addr)
+            for raw in raws[name.lower()]
+            for display, addr in parse_addresses(name, raw)
+        )
+        for name in ADDRESS_FIELDS
+    }
 
 
 def _headers(msg: MimePart, defects: list[str]) -> tuple[tuple[str, str], ...]:
@@ -301,6 +313,7 @@ def _model(
     end = header_block.find(b"\n\n")
     if end >= 0:
         header_block = header_block[:end]
+    addresses = _addresses(msg)
     text_chars = sum(len(p.new_text) + len(p.quoted_text) for p in parts)
     if text_chars > MAX_TEXT_CHARS and not problem:
         problem = f"{text_chars} characters of text, more than the relay checks ({MAX_TEXT_CHARS})"
@@ -309,10 +322,10 @@ def _model(
         size=len(raw),
         headers=headers,
         subject=next((v for n, v in headers if n.lower() == "subject"), ""),
-        from_=_addresses(msg, "From"),
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        bcc=_addresses(msg, "Bcc"),
+        from_=addresses["from"],
+        to=addresses["to"],
+        cc=addresses["cc"],
+        bcc=addresses["bcc"],
         message_id=next((v.strip() for n, v in headers if n.lower() == "message-id"), ""),
         in_reply_to=next((v.strip() for n, v in headers if n.lower() == "in-reply-to"), ""),
         references=next((v.strip() for n, v in headers if n.lower() == "references"), ""),

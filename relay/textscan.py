@@ -202,6 +202,9 @@ def split_quoted(text: str) -> SplitText:
     """Separate the sender's new text from the quoted history below or inside it."""
     lines = text.splitlines()
     start = quote_start(lines)
+    head = "\n".join(lines[:start])
+    if ">" not in head:  # no line before the history is quoted (most replies): no line loop
+        return SplitText(head.strip("\n"), "\n".join(lines[start:]).strip("\n"))
     new_lines: list[str] = []
     quoted_lines = lines[start:]
     for line in lines[:start]:

@@ -7,7 +7,8 @@ EMOTICON over every character; order ids found from their hyphen, URLs by line a
 split line by line against the one-pattern forms; normalize's byte table and replace per mark
 against the per-character recipe; relay.limits' line-start walk against the multiline `^--`
 pattern, and its Content-Type found at line starts against one search of the unfolded block;
-the phone rule's digit count against the digit pattern.
+the phone rule's digit count against the digit pattern; split_quoted's one join where no
+line before the history is quoted against its line loop.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from relay.policy.wording import digit_count
 from relay.textscan import (
     ORDER_ID,
     URL,
+    SplitText,
     find_order_ids,
     find_urls,
     has_url,
     non_ascii,
     quote_start,
     quote_start_among,
+    split_quoted,
 )
 
 
@@ -59,6 +62,25 @@ line = st.lists(st.sampled_from(PIECES), max_size=4).map(" ".join)
 def test_prefilter_gives_the_reference_answer(lines: list[str]) -> None:
     """Random lines built from attribution fragments, odd case letters included."""
     assert reference_quote_start(lines) == quote_start(lines)
+
+
+def reference_split_quoted(text: str) -> SplitText:
+    """split_quoted's line loop on every line before the history."""
+    lines = text.splitlines()
+    start = quote_start(lines)
+    new, quoted = [], lines[start:]
+    for one in lines[:start]:
+        (quoted if one.lstrip().startswith(">") else new).append(one)
+    return SplitText("\n".join(new).strip("\n"), "\n".join(quoted).strip("\n"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(line, st.sampled_from(["", "  > x", ">", "a > b", "\r", "\u2028"])),
+                max_size=12).map("\n".join))  # fmt: skip
+def test_split_quoted_equals_its_line_loop(text: str) -> None:
+    """Quoted lines before the history (">" after blanks, or a ">" inside a line), empty
+    lines at either end, other line separators: the split the line loop gives."""
+    assert reference_split_quoted(text) == split_quoted(text)
 
 
 def test_every_client_attribution_still_starts_the_quote() -> None:
