@@ -43,9 +43,10 @@ _PLAIN_HEADERS = {
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
-_PLAIN_ADDRESS = re.compile(
-    rf"\s*(?:({_DOT_ATOM}@{_DOT_ATOM})|((?:{_ATOM} )*{_ATOM}) <({_DOT_ATOM}@{_DOT_ATOM})>)\s*"
-)
+# An address alone, or a display name of atoms and the address in angle brackets. Neither
+# form's characters include "<" but the second form's bracket: the item says which to try.
+_PLAIN_ADDR_SPEC = re.compile(rf"\s*({_DOT_ATOM}@{_DOT_ATOM})\s*")
+_PLAIN_NAME_ADDR = re.compile(rf"\s*((?:{_ATOM} )*{_ATOM}) <({_DOT_ATOM}@{_DOT_ATOM})>\s*")
 _LOOSE_ADDRESS = re.compile(r"[^\s<>,;\"]+@[^\s<>,;\"]+")
 _UNSTRUCTURED = HeaderRegistry(use_default_map=False)
 
@@ -146,10 +147,13 @@ def header_values(part: Message, name: str) -> list[str]:
 def parse_addresses(name: str, raw: str) -> list[tuple[str, str]]:
     """(display name, address) of every mailbox in one raw address header."""
     value = unfold(raw)
-    plain = [_PLAIN_ADDRESS.fullmatch(item) for item in value.split(",")]
+    plain = [
+        (_PLAIN_NAME_ADDR if "<" in item else _PLAIN_ADDR_SPEC).fullmatch(item)
+        for item in value.split(",")
+    ]
     if all(plain):
         return [
-            ("", m.group(1)) if m.group(1) else (m.group(2), m.group(3))
+            ("", m.group(1)) if m.lastindex == 1 else (m.group(1), m.group(2))
             for m in plain
             if m is not None
         ]
