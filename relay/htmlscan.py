@@ -104,7 +104,7 @@ def _finish(walk: Walk, incomplete: str) -> HtmlScan:
     quoted_rendered = "".join(walk.buffers[True])
     lines = rendered.split("\n")
     start_line = quote_start(lines)
-    head = "\n".join(lines[:start_line])
+    head = rendered if start_line == len(lines) else "\n".join(lines[:start_line])
     quote_offset = len(head) + 1 if start_line else 0  # where line start_line begins
     if start_line < len(lines):  # what sits before the separator's first letter is not quoted
         quote_offset += len(lines[start_line]) - len(lines[start_line].lstrip()) + 1

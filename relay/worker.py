@@ -20,7 +20,7 @@ import sys
 from typing import BinaryIO
 
 from relay.inspect import InspectSettings
-from relay.policy.analysis import review_topics, sentence_topics
+from relay.policy.analysis import OWN_TEXT_TOPICS, review_topics
 from relay.policy.engine import evaluate
 
 _FRAME = struct.Struct("!I")
@@ -54,7 +54,7 @@ def warm_up(settings: InspectSettings) -> None:
     for topic in settings.ctx.lexicon.topics:
         topic.compile()
     lexicon = settings.ctx.lexicon
-    lexicon.index_for(sentence_topics(lexicon))
+    lexicon.index_without(OWN_TEXT_TOPICS)  # the sentence scan's index
     lexicon.index_for(review_topics(lexicon))
     if settings.ctx.detector is not None:
         settings.ctx.detector.detect("warm-up text of enough letters to be looked at")

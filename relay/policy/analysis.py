@@ -41,7 +41,7 @@ OWN_TEXT_TOPICS = frozenset({"filler", "greeting", "link_text", "signoff", "than
 
 
 def sentence_topics(lexicon: Lexicon) -> tuple[str, ...]:
-    """The topics the sentence scan looks for."""
+    """The topics the sentence scan looks for (lexicon.index_without(OWN_TEXT_TOPICS))."""
     return tuple(t.name for t in lexicon.topics if t.name not in OWN_TEXT_TOPICS)
 
 
@@ -194,7 +194,7 @@ def analyze(msg: Message, ctx: PolicyContext) -> Analysis:
     joined = "\n".join(normalized)
     langs = {"sensitive": sensitive_langs} if sensitive_langs else {}
     # One pass finds every topic, false friends included (topics never interact in a scan).
-    everything = ctx.lexicon.scan(joined, sentence_topics(ctx.lexicon), langs)
+    everything = ctx.lexicon.index_without(OWN_TEXT_TOPICS).scan(joined, langs)
     false_friends = [m for m in everything if m.topic == FALSE_FRIEND]
     matches = [m for m in everything if m.topic != FALSE_FRIEND]
     if false_friends:  # the review topics see the text with false friends blanked out

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruletools import lexicon
 
-from relay.policy.analysis import sentence_topics
+from relay.policy.analysis import OWN_TEXT_TOPICS, sentence_topics
 from relay.policy.termindex import Match, TermIndex, required_literal
 from relay.policy.text import normalize, term_parts
 
@@ -169,6 +169,17 @@ def test_every_match_of_a_term_holds_its_needle() -> None:
                             if needle not in m.group(0):
                                 lacking.append((term, text, needle))
     assert ([], True) == (lacking, checked > 4000)
+
+
+def test_the_sentence_index_is_the_index_of_the_sentence_topics() -> None:
+    """index_without(OWN_TEXT_TOPICS), what the analysis scans with, is the very index of
+    sentence_topics (the one the inspection worker builds while it warms up), once."""
+    lex = lexicon()
+    first = lex.index_without(OWN_TEXT_TOPICS)
+    assert (True, True) == (
+        first is lex.index_for(sentence_topics(lex)),
+        first is lex.index_without(OWN_TEXT_TOPICS),
+    )
 
 
 def test_fallbacks_are_searched_only_where_their_needles_are() -> None:
