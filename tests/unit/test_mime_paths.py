@@ -9,6 +9,7 @@ address fast path to policy.default's address parser.
 from __future__ import annotations
 
 import email.message
+import email.parser
 import email.policy
 import sys
 from pathlib import Path
@@ -18,10 +19,15 @@ from data.legit import LEGIT, message
 from data.malformed import cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mail import build, html_reply
 
+from relay import rewrite
+from relay.config import Config
+from relay.inspect import build_settings
 from relay.limits import Limits, scan_structure
 from relay.message import Envelope, parse_message
 from relay.mimefast import decoded_payload, parse_addresses, parse_tree, plain_charset
+from relay.policy.engine import evaluate
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from messages import MESSAGES
@@ -145,3 +151,60 @@ def test_plain_charset_reads_what_the_email_package_reads(
     raw = f"From: a@b.example\r\nContent-Type: {value}\r\n\r\nHallo\r\n".encode()
     tree, cheap = parse_tree(raw)
     assert (True, tree.get_content_charset("us-ascii")) == (cheap, plain_charset(tree, "us-ascii"))
+
+
+def _headers_read(tree: email.message.Message) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+    """Every header of every part as a reader sees it: name, class, text, defects."""
+    return [
+        (
+            name,
+            value.name,
+            type(value).__name__,
+            str(value),
+            tuple(type(d).__name__ for d in value.defects),
+        )
+        for part in tree.walk()
+        for name, value in part.items()
+    ]
+
+
+# A Subject of 1,600 characters: past the 998 the shared headers keep.
+READ = [*ALL, ("long-subject", build(subject="Teekanne " * 180))]
+
+
+@pytest.mark.parametrize(("name", "raw"), READ, ids=[n for n, _ in READ])
+def test_the_fixers_policy_reads_headers_as_policy_default_does(name: str, raw: bytes) -> None:
+    """The fixers' policy shares one header object per (name, value): every header of every
+    part reads as policy.default reads it (class, text, defects), the second time too."""
+    if _trees(raw) == []:  # past the structure limits: no fixer ever parses it
+        return
+    default = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
+    shared = email.parser.BytesParser(policy=rewrite.EDIT_POLICY).parsebytes(raw)
+    expected = _headers_read(default)
+    assert expected == _headers_read(shared)
+    assert expected == _headers_read(shared)
+
+
+SETTINGS = build_settings(Config())
+STRIPPED = [
+    ("font", build(html=html_reply('<span style="font-family:Comic Sans MS">Text</span>'))),
+    (
+        "pixel",
+        build(html=html_reply('Text<img src="https://t.example/o.gif" width="1" height="1">')),
+    ),
+    ("breaks", build(html=html_reply("Text<br><br><br><br>Gru\u00df"))),
+    ("align", build(html=html_reply('<div align="right">Text</div>'))),
+    ("emoji", build(body="Danke f\u00fcr Ihre Nachricht \U0001f600\n\nLukas")),
+    *((f"styled-{i}", MESSAGES["html-18k-styled"](i)) for i in range(3)),
+]
+
+
+@pytest.mark.parametrize(("name", "raw"), STRIPPED, ids=[n for n, _ in STRIPPED])
+def test_fixers_write_under_the_shared_headers_what_policy_default_writes(
+    name: str, raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewritten message is byte for byte the one the fixers wrote on policy.default."""
+    actual = evaluate(raw, ENVELOPE, SETTINGS.ctx, SETTINGS.limits)
+    monkeypatch.setattr(rewrite, "EDIT_POLICY", email.policy.default)
+    expected = evaluate(raw, ENVELOPE, SETTINGS.ctx, SETTINGS.limits)
+    assert ("strip", expected.forward) == (actual.verdict.action, actual.forward)
