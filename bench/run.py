@@ -163,6 +163,22 @@ def throughput(sink: SmtpSink, port: int, message: Path, count: int) -> float:
     return count / (done - started)
 
 
+def path_throughput(
+    path_name: str, sink: SmtpSink, tmp: Path, message: Path, count: int, workers: int
+) -> float:
+    """One round of one path: msg/s of `count` messages sent through it to the sink."""
+    if path_name == "direct":
+        return throughput(sink, sink.port, message, count)
+    if path_name == "passthrough":
+        with passthrough(sink.port, workers) as port:
+            return throughput(sink, port, message, count)
+    if path_name == "postfix":
+        with postfix(sink.port) as port:
+            return throughput(sink, port, message, count)
+    with relay_process(tmp, sink.port, workers) as (port, _):
+        return throughput(sink, port, message, count)
+
+
 async def latencies(port: int, raw: bytes, rate: float, seconds: float) -> list[float]:
     """Open-loop load at `rate` msg/s over 10 kept-open connections; seconds per message."""
     clients = []
@@ -261,9 +277,9 @@ def machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="bsm-relay benchmark against real peers")
-    parser.add_argument("--count", type=int, default=3000, help="messages per throughput run")
+    parser.add_argument("--count", type=int, default=2000, help="messages per throughput run")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--rounds", type=int, default=3, help="turns each path takes")
+    parser.add_argument("--rounds", type=int, default=5, help="turns each path takes")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args()
     lines: list[str] = []
@@ -296,16 +312,12 @@ def main() -> int:
     try:
         for name, path in files.items():
             n = counts[name]
-            for _ in range(args.rounds):
-                runs.setdefault(("direct", name), []).append(throughput(sink, sink.port, path, n))
-                with passthrough(sink.port, args.workers) as port:
-                    runs.setdefault(("passthrough", name), []).append(
-                        throughput(sink, port, path, n)
-                    )
-                with postfix(sink.port) as port:
-                    runs.setdefault(("postfix", name), []).append(throughput(sink, port, path, n))
-                with relay_process(tmp, sink.port, args.workers) as (port, _):
-                    runs.setdefault(("bsm-relay", name), []).append(throughput(sink, port, path, n))
+            for turn in range(args.rounds):
+                # Every other round goes backwards: a drift that slows the later paths of one
+                # round slows the earlier ones of the next (ABBA).
+                for path_name in paths if turn % 2 == 0 else paths[::-1]:
+                    rate = path_throughput(path_name, sink, tmp, path, n, args.workers)
+                    runs.setdefault((path_name, name), []).append(rate)
         rates = {key: statistics.median(values) for key, values in runs.items()}
 
         def ratio(a: str, b: str, name: str) -> float:
