@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import platform
 import re
@@ -282,6 +283,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="turns each path takes")
     parser.add_argument("--out", help="also write the report here")
     args = parser.parse_args()
+    # Two runs at once share the two cores and measure each other: refuse the second.
+    lock = open(Path(tempfile.gettempdir()) / "bsm-bench.lock", "w")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("error: another bench/run.py is running on this machine", file=sys.stderr)
+        return 2
     lines: list[str] = []
 
     def say(text: str = "") -> None:
