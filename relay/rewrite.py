@@ -137,7 +137,8 @@ class Editor:
     @property
     def message(self) -> EmailMessage:
         if self._msg is None:
-            # The feed parser's policy.default tree, built by string search when it can be.
+            # The feed parser's tree under EDIT_POLICY (policy.default, each header parsed
+            # once), built by string search when it can be.
             parsed = split_mime(self.raw, EDIT_POLICY)
             if parsed is None:
                 parsed = email.parser.BytesParser(policy=EDIT_POLICY).parsebytes(self.raw)
