@@ -51,7 +51,7 @@ class _ParsedOnce(EmailPolicy):
             return value
         value = value.replace("\r", "").replace("\n", "")  # what policy.default does first
         if len(value) > 998:
-            return self.header_factory(name, value)
+            return _shared_header.__wrapped__(name, value)  # the same factory, not kept
         return _shared_header(name, value)
 
 
