@@ -218,11 +218,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory in MB: VmRSS, or one of its parts (RssAnon, RssFile)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def worker_memory(pid: int) -> str:
+    """A worker's RSS with its children's (the inspection process), split into anonymous
+    memory and file pages (the mapped language tables and libraries, shared and droppable)."""
+    pids = [pid, *children(pid)]
+    total, anon, file = (sum(rss_mb(p, f) for p in pids) for f in ("VmRSS", "RssAnon", "RssFile"))
+    return f"{total:.0f} MB (anonymous {anon:.0f}, file pages {file:.0f}; {len(pids)} processes)"
 
 
 def children(pid: int) -> list[int]:
@@ -366,21 +375,19 @@ def main() -> int:
             )
         with relay_process(tmp, sink.port, args.workers) as (port, proc):
 
-            async def with_sessions() -> list[tuple[int, float]]:
+            async def with_sessions() -> list[tuple[int, str]]:
                 sessions = await hold_sessions(port, 500)
                 await asyncio.sleep(1.0)
                 workers = children(proc.pid) or [proc.pid]
-                report = [
-                    (pid, rss_mb(pid) + sum(rss_mb(c) for c in children(pid))) for pid in workers
-                ]
+                report = [(pid, worker_memory(pid)) for pid in workers]
                 for _, writer in sessions:
                     writer.close()
                 return report
 
             say()
             say("RSS per worker (relay process + its inspection process), 500 open sessions")
-            for pid, mb in asyncio.run(with_sessions()):
-                say(f"  worker pid {pid}: {mb:.0f} MB")
+            for pid, memory in asyncio.run(with_sessions()):
+                say(f"  worker pid {pid}: {memory}")
             curve = asyncio.run(size_curve(port, [0.5, 1, 2, 4, 8, 15]))
             say()
             say("time per message against size (pdf attachment, best of 3)")
