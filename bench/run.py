@@ -218,20 +218,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """A process's resident memory in MB: VmRSS, or one of its parts (RssAnon, RssFile)."""
+def memory_mb(pid: int) -> dict[str, float]:
+    """A process's resident memory in MB from /proc: VmRSS and its parts (RssAnon, RssFile…)."""
+    fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        if line.startswith(("VmRSS:", "Rss")):
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def rss_mb(pid: int) -> float:
+    return memory_mb(pid).get("VmRSS", 0.0)
 
 
 def worker_memory(pid: int) -> str:
     """A worker's RSS with its children's (the inspection process), split into anonymous
     memory and file pages (the mapped language tables and libraries, shared and droppable)."""
-    pids = [pid, *children(pid)]
-    total, anon, file = (sum(rss_mb(p, f) for p in pids) for f in ("VmRSS", "RssAnon", "RssFile"))
-    return f"{total:.0f} MB (anonymous {anon:.0f}, file pages {file:.0f}; {len(pids)} processes)"
+    each = [memory_mb(p) for p in (pid, *children(pid))]
+    total, anon, file = (sum(m.get(f, 0.0) for m in each) for f in ("VmRSS", "RssAnon", "RssFile"))
+    return f"{total:.0f} MB (anonymous {anon:.0f}, file pages {file:.0f}; {len(each)} processes)"
 
 
 def children(pid: int) -> list[int]:
